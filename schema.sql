@@ -1,0 +1,77 @@
+-- wikibot's whole database schema. Each "-- migration: N" section runs once, in order, inside a
+-- transaction, and PRAGMA user_version records the last one applied (src/db/migrate.ts).
+-- Sections are forward-only: never edit one that has shipped; add the next number instead.
+
+-- migration: 1
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY,
+  did TEXT NOT NULL UNIQUE,
+  handle TEXT NOT NULL,
+  username TEXT NOT NULL UNIQUE,
+  display_name TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE wikis (
+  id INTEGER PRIMARY KEY,
+  slug TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  owner_id INTEGER NOT NULL REFERENCES users(id),
+  is_public INTEGER NOT NULL DEFAULT 0 CHECK (is_public IN (0, 1)),
+  tier TEXT NOT NULL DEFAULT 'free' CHECK (tier IN ('free', 'premium', 'lapsed')),
+  created_at INTEGER NOT NULL,
+  -- The commit whose pages pages/pages_fts reflect; NULL before the first sync.
+  indexed_commit TEXT
+) STRICT;
+
+CREATE TABLE acls (
+  wiki_id INTEGER NOT NULL REFERENCES wikis(id) ON DELETE CASCADE,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role TEXT NOT NULL CHECK (role IN ('viewer', 'editor', 'owner')),
+  PRIMARY KEY (wiki_id, user_id)
+) STRICT;
+CREATE INDEX acls_by_user ON acls(user_id);
+
+-- Wiki tokens: `wbt_<id>.<secret>`; only SHA-256(secret) is kept.
+CREATE TABLE wiki_tokens (
+  id TEXT PRIMARY KEY,
+  wiki_id INTEGER NOT NULL REFERENCES wikis(id) ON DELETE CASCADE,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  scope TEXT NOT NULL CHECK (scope IN ('read', 'write')),
+  label TEXT NOT NULL DEFAULT '',
+  secret_hash BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER,
+  revoked_at INTEGER
+) STRICT;
+CREATE INDEX wiki_tokens_by_wiki ON wiki_tokens(wiki_id);
+
+-- One row per Markdown page at wikis.indexed_commit; `revision` is the last commit that changed it.
+CREATE TABLE pages (
+  id INTEGER PRIMARY KEY,
+  wiki_id INTEGER NOT NULL REFERENCES wikis(id) ON DELETE CASCADE,
+  path TEXT NOT NULL,
+  path_folded TEXT NOT NULL,
+  title TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  revision TEXT NOT NULL,
+  changed_at INTEGER NOT NULL,
+  author TEXT NOT NULL,
+  UNIQUE (wiki_id, path)
+) STRICT;
+CREATE INDEX pages_by_folded_path ON pages(wiki_id, path_folded);
+
+-- Full text of every page; rowid = pages.id. `wiki` holds the token "w<id>" so a query can be
+-- confined to one wiki through the index instead of filtering every match afterwards.
+CREATE VIRTUAL TABLE pages_fts USING fts5(
+  wiki, path, title, body,
+  tokenize = 'unicode61 remove_diacritics 2'
+);
+
+-- Pages whose vectors must be rebuilt; the search worker drains it (a table, so a crash resumes).
+CREATE TABLE reindex_queue (
+  wiki_id INTEGER NOT NULL REFERENCES wikis(id) ON DELETE CASCADE,
+  path TEXT NOT NULL,
+  enqueued_at INTEGER NOT NULL,
+  PRIMARY KEY (wiki_id, path)
+) STRICT;

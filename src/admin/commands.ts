@@ -1,0 +1,269 @@
+/** The admin CLI's commands: each validates its options and returns text and a JSON value. */
+import type { Database } from "bun:sqlite";
+import type { UserStore } from "../auth/user-store.ts";
+import type { TokenScope, WikiTokenStore } from "../auth/wiki-token.ts";
+import type { Author } from "../pages/page-store.ts";
+import { createWiki } from "../wikis/wiki-service.ts";
+import { parseRole, parseTier, type Wiki, type WikiStore } from "../wikis/wiki-store.ts";
+import { wikiUrls } from "../wikis/wiki-urls.ts";
+
+export class AdminError extends Error {
+  override name = "AdminError";
+}
+
+export interface CommandContext {
+  db: Database;
+  users: UserStore;
+  wikis: WikiStore;
+  tokens: WikiTokenStore;
+  dataDir: string;
+  publicUrl: URL;
+  committer: Author;
+}
+
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+type OptionSpec = Record<string, { type: "string" | "boolean" }>;
+
+export interface Command {
+  usage: string;
+  options: OptionSpec;
+  run(context: CommandContext, values: Values): Promise<{ text: string; json: unknown }>;
+}
+
+function required(values: Values, name: string): string {
+  const value = values[name];
+  if (typeof value !== "string" || value.trim() === "")
+    throw new AdminError(`--${name} is required`);
+  return value.trim();
+}
+
+function optional(values: Values, name: string): string | undefined {
+  const value = values[name];
+  return typeof value === "string" ? value.trim() : undefined;
+}
+
+function wikiNamed(context: CommandContext, slug: string): Wiki {
+  const wiki = context.wikis.findBySlug(slug);
+  if (wiki === null) throw new AdminError(`no wiki "${slug}"`);
+  return wiki;
+}
+
+function userNamed(context: CommandContext, username: string) {
+  const user = context.users.findByUsername(username);
+  if (user === null) throw new AdminError(`no user "${username}"`);
+  return user;
+}
+
+const USERNAME = /^[a-z0-9](?:[a-z0-9._-]{0,38}[a-z0-9])?$/;
+const DID = /^did:(plc:[a-z2-7]{24}|web:[a-zA-Z0-9.%:-]+)$/;
+const HANDLE =
+  /^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
+
+export const COMMANDS: Record<string, Command> = {
+  "create-user": {
+    usage: "--username U --did D --handle H [--display-name N]",
+    options: {
+      username: { type: "string" },
+      did: { type: "string" },
+      handle: { type: "string" },
+      "display-name": { type: "string" },
+    },
+    async run(context, values) {
+      const username = required(values, "username").toLowerCase();
+      const did = required(values, "did");
+      const handle = required(values, "handle").toLowerCase();
+      if (!USERNAME.test(username))
+        throw new AdminError(
+          `username "${username}" must be 1–40 of a–z 0–9 . _ - (starting and ending with a letter or digit)`,
+        );
+      if (!DID.test(did))
+        throw new AdminError(`did "${did}" is not a did:plc or did:web identifier`);
+      if (!HANDLE.test(handle))
+        throw new AdminError(
+          `handle "${handle}" is not a domain-style handle such as alice.bsky.social`,
+        );
+      if (context.users.findByUsername(username))
+        throw new AdminError(`user "${username}" already exists`);
+      if (context.users.findByDid(did))
+        throw new AdminError(`a user with did ${did} already exists`);
+      const displayName = optional(values, "display-name") || handle;
+      const user = context.users.create({ username, did, handle, displayName });
+      return {
+        text: `created user ${user.username} (${user.did})`,
+        json: {
+          id: user.id,
+          username: user.username,
+          did: user.did,
+          handle: user.handle,
+          display_name: user.displayName,
+        },
+      };
+    },
+  },
+  "create-wiki": {
+    usage: "--slug S --owner U [--name N] [--public] [--tier free|premium]",
+    options: {
+      slug: { type: "string" },
+      owner: { type: "string" },
+      name: { type: "string" },
+      public: { type: "boolean" },
+      tier: { type: "string" },
+    },
+    async run(context, values) {
+      const tierName = optional(values, "tier") ?? "free";
+      const tier = parseTier(tierName);
+      if (tier === null || tier === "lapsed")
+        throw new AdminError(`--tier must be free or premium, not "${tierName}"`);
+      const created = await createWiki(context, {
+        slug: required(values, "slug"),
+        ownerUsername: required(values, "owner"),
+        name: optional(values, "name"),
+        isPublic: values.public === true,
+        tier,
+      });
+      const { wiki, urls, token } = created;
+      return {
+        text: [
+          `created wiki ${wiki.slug} (${wiki.name}, ${wiki.tier}${wiki.isPublic ? ", public" : ""})`,
+          `  browser: ${urls.url}`,
+          `  MCP:     ${urls.mcpUrl}`,
+          `  git:     ${urls.gitUrl}`,
+          `  owner's write token (shown once): ${token}`,
+        ].join("\n"),
+        json: { slug: wiki.slug, url: urls.url, mcp_url: urls.mcpUrl, git_url: urls.gitUrl, token },
+      };
+    },
+  },
+  "create-token": {
+    usage: "--wiki S --user U [--scope read|write] [--label L]",
+    options: {
+      wiki: { type: "string" },
+      user: { type: "string" },
+      scope: { type: "string" },
+      label: { type: "string" },
+    },
+    async run(context, values) {
+      const wiki = wikiNamed(context, required(values, "wiki"));
+      const user = userNamed(context, required(values, "user"));
+      const scopeName = optional(values, "scope") ?? "write";
+      if (scopeName !== "read" && scopeName !== "write")
+        throw new AdminError(`--scope must be read or write, not "${scopeName}"`);
+      const scope: TokenScope = scopeName;
+      if (context.wikis.roleOf(wiki.id, user.id) === null) {
+        throw new AdminError(`${user.username} has no role on ${wiki.slug}; grant one first`);
+      }
+      const label = optional(values, "label") ?? "";
+      if (label.length > 100) throw new AdminError("--label is limited to 100 characters");
+      const { token, plaintext } = context.tokens.create({
+        wikiId: wiki.id,
+        userId: user.id,
+        scope,
+        label,
+      });
+      return {
+        text: `token ${token.id} (${scope}) for ${user.username} on ${wiki.slug}, shown once:\n${plaintext}`,
+        json: { id: token.id, token: plaintext },
+      };
+    },
+  },
+  "revoke-token": {
+    usage: "--id ID",
+    options: { id: { type: "string" } },
+    async run(context, values) {
+      const id = required(values, "id");
+      const token = context.tokens.findById(id);
+      if (token === null) throw new AdminError(`no token "${id}"`);
+      if (!context.tokens.revoke(id)) throw new AdminError(`token ${id} was already revoked`);
+      return { text: `revoked token ${id}`, json: { id, revoked: true } };
+    },
+  },
+  grant: {
+    usage: "--wiki S --user U --role viewer|editor|owner",
+    options: { wiki: { type: "string" }, user: { type: "string" }, role: { type: "string" } },
+    async run(context, values) {
+      const wiki = wikiNamed(context, required(values, "wiki"));
+      const user = userNamed(context, required(values, "user"));
+      const roleName = required(values, "role");
+      const role = parseRole(roleName);
+      if (role === null)
+        throw new AdminError(`--role must be viewer, editor or owner, not "${roleName}"`);
+      context.wikis.setRole(wiki.id, user.id, role);
+      return {
+        text: `${user.username} is now ${role} of ${wiki.slug}`,
+        json: { wiki: wiki.slug, user: user.username, role },
+      };
+    },
+  },
+  revoke: {
+    usage: "--wiki S --user U",
+    options: { wiki: { type: "string" }, user: { type: "string" } },
+    async run(context, values) {
+      const wiki = wikiNamed(context, required(values, "wiki"));
+      const user = userNamed(context, required(values, "user"));
+      if (wiki.ownerId === user.id)
+        throw new AdminError(
+          `${user.username} created ${wiki.slug}; make someone else owner first`,
+        );
+      if (!context.wikis.removeRole(wiki.id, user.id))
+        throw new AdminError(`${user.username} has no role on ${wiki.slug}`);
+      return {
+        text: `${user.username} no longer has access to ${wiki.slug}`,
+        json: { wiki: wiki.slug, user: user.username, role: null },
+      };
+    },
+  },
+  "set-tier": {
+    usage: "--wiki S --tier free|premium|lapsed",
+    options: { wiki: { type: "string" }, tier: { type: "string" } },
+    async run(context, values) {
+      const wiki = wikiNamed(context, required(values, "wiki"));
+      const tierName = required(values, "tier");
+      const tier = parseTier(tierName);
+      if (tier === null)
+        throw new AdminError(`--tier must be free, premium or lapsed, not "${tierName}"`);
+      context.wikis.setTier(wiki.id, tier);
+      return { text: `${wiki.slug} is now ${tier}`, json: { wiki: wiki.slug, tier } };
+    },
+  },
+  "list-wikis": {
+    usage: "",
+    options: {},
+    async run(context) {
+      const rows = context.wikis.list().map((wiki) => ({
+        slug: wiki.slug,
+        name: wiki.name,
+        tier: wiki.tier,
+        public: wiki.isPublic,
+        owner: context.users.findById(wiki.ownerId)?.username ?? null,
+        url: wikiUrls(context.publicUrl, wiki.slug).url,
+      }));
+      const text =
+        rows.length === 0
+          ? "no wikis"
+          : rows
+              .map(
+                (row) =>
+                  `${row.slug}\t${row.tier}${row.public ? "\tpublic" : "\tprivate"}\t${row.owner}\t${row.url}`,
+              )
+              .join("\n");
+      return { text, json: rows };
+    },
+  },
+  "list-users": {
+    usage: "",
+    options: {},
+    async run(context) {
+      const rows = context.users.list().map((user) => ({
+        username: user.username,
+        did: user.did,
+        handle: user.handle,
+        display_name: user.displayName,
+      }));
+      const text =
+        rows.length === 0
+          ? "no users"
+          : rows.map((row) => `${row.username}\t${row.handle}\t${row.did}`).join("\n");
+      return { text, json: rows };
+    },
+  },
+};

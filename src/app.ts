@@ -1,0 +1,94 @@
+/**
+ * createApp(deps) builds the request handler for every host: it resolves the tenant from the
+ * Host header, enforces the body limit, hands the request to the apex or wiki routes, and writes
+ * one JSON log line per request. It does no I/O of its own, so tests can build it on any deps.
+ */
+import { type AnyElysia, Elysia } from "elysia";
+import { type ApiDeps, apiRoutes } from "./api/routes.ts";
+import { apexRoutes, type HealthReport } from "./http/apex-routes.ts";
+import { exceedsDeclaredLength } from "./http/body-limit.ts";
+import { resolveHost } from "./http/host.ts";
+import { jsonError } from "./http/json.ts";
+import { attachWiki } from "./http/request-context.ts";
+import { errorFields, type Logger } from "./lib/log.ts";
+
+export interface AppDeps extends ApiDeps {
+  logger: Logger;
+  maxBodyBytes: number;
+  publicDir: string;
+  health: () => HealthReport;
+}
+
+export interface App {
+  fetch(request: Request): Promise<Response>;
+}
+
+/** One host's routes behind one error mapper: anything unexpected is a logged 500 in our JSON shape. */
+function hostApp(logger: Logger, routes: AnyElysia) {
+  return new Elysia()
+    .onError(({ code, error, request }) => {
+      if (code === "NOT_FOUND") return jsonError(404, "not_found", "no such route");
+      if (code === "VALIDATION" || code === "PARSE")
+        return jsonError(400, "bad_request", "the request is malformed");
+      logger.error("unhandled error", {
+        path: new URL(request.url).pathname,
+        ...errorFields(error),
+      });
+      return jsonError(500, "internal_error", "something went wrong on our side");
+    })
+    .use(routes);
+}
+
+export function createApp(deps: AppDeps): App {
+  const apex = hostApp(deps.logger, apexRoutes(deps));
+  const wikiHost = hostApp(deps.logger, apiRoutes(deps));
+
+  async function route(request: Request): Promise<Response> {
+    const target = resolveHost(request.headers.get("host"), deps.publicUrl);
+    if (target.kind === "malformed") return jsonError(400, "bad_host", target.reason);
+    if (target.kind === "unknown")
+      return jsonError(404, "unknown_host", "this host is not served here");
+    if (exceedsDeclaredLength(request, deps.maxBodyBytes) && !isGitPush(request)) {
+      return jsonError(
+        413,
+        "body_too_large",
+        `request bodies are limited to ${deps.maxBodyBytes} bytes`,
+      );
+    }
+    if (target.kind === "apex") return apex.handle(request);
+    const wiki = deps.wikis.findBySlug(target.slug);
+    if (wiki === null)
+      return jsonError(404, "unknown_wiki", `there is no wiki named "${target.slug}"`);
+    attachWiki(request, wiki);
+    return wikiHost.handle(request);
+  }
+
+  return {
+    async fetch(request: Request): Promise<Response> {
+      const started = performance.now();
+      let response: Response;
+      try {
+        response = await route(request);
+      } catch (error) {
+        deps.logger.error("unhandled error", errorFields(error));
+        response = jsonError(500, "internal_error", "something went wrong on our side");
+      }
+      const url = new URL(request.url);
+      // Path only: query strings can carry OAuth codes; headers (tokens, cookies) are never logged.
+      deps.logger.info("request", {
+        method: request.method,
+        host: request.headers.get("host"),
+        path: url.pathname,
+        status: response.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      });
+      return response;
+    },
+  };
+}
+
+function isGitPush(request: Request): boolean {
+  return (
+    request.method === "POST" && new URL(request.url).pathname === "/repo.git/git-receive-pack"
+  );
+}

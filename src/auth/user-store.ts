@@ -1,0 +1,84 @@
+/** Users: one row per person, keyed by their DID (handles change, DIDs do not). */
+import type { Database } from "bun:sqlite";
+import { unixNow } from "../lib/time.ts";
+
+export interface User {
+  id: number;
+  did: string;
+  handle: string;
+  username: string;
+  displayName: string;
+  createdAt: number;
+}
+
+interface UserRow {
+  id: number;
+  did: string;
+  handle: string;
+  username: string;
+  display_name: string;
+  created_at: number;
+}
+
+function rowToUser(row: UserRow): User {
+  return {
+    id: row.id,
+    did: row.did,
+    handle: row.handle,
+    username: row.username,
+    displayName: row.display_name,
+    createdAt: row.created_at,
+  };
+}
+
+export interface NewUser {
+  did: string;
+  handle: string;
+  username: string;
+  displayName: string;
+}
+
+export class UserStore {
+  constructor(private readonly db: Database) {}
+
+  create(user: NewUser): User {
+    const row = this.db
+      .query<
+        UserRow,
+        { did: string; handle: string; username: string; display_name: string; now: number }
+      >(
+        `INSERT INTO users (did, handle, username, display_name, created_at)
+         VALUES ($did, $handle, $username, $display_name, $now) RETURNING *`,
+      )
+      .get({
+        did: user.did,
+        handle: user.handle,
+        username: user.username,
+        display_name: user.displayName,
+        now: unixNow(),
+      });
+    if (row === null) throw new Error("INSERT … RETURNING gave no row");
+    return rowToUser(row);
+  }
+
+  findById(id: number): User | null {
+    const row = this.db.query<UserRow, [number]>("SELECT * FROM users WHERE id = ?").get(id);
+    return row === null ? null : rowToUser(row);
+  }
+
+  findByUsername(username: string): User | null {
+    const row = this.db
+      .query<UserRow, [string]>("SELECT * FROM users WHERE username = ?")
+      .get(username);
+    return row === null ? null : rowToUser(row);
+  }
+
+  findByDid(did: string): User | null {
+    const row = this.db.query<UserRow, [string]>("SELECT * FROM users WHERE did = ?").get(did);
+    return row === null ? null : rowToUser(row);
+  }
+
+  list(): User[] {
+    return this.db.query<UserRow, []>("SELECT * FROM users ORDER BY id").all().map(rowToUser);
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Wiki tokens for Claude Code, git and scripts: `wbt_<id>.<secret>`, 256 random bits of secret.
+ * Only SHA-256(secret) is stored. A random secret of that size needs no slow hash (there is
+ * nothing to brute-force), so verifying costs one indexed lookup and one SHA-256 — microseconds.
+ */
+import type { Database } from "bun:sqlite";
+import { timingSafeEqual } from "node:crypto";
+import { randomId, randomSecret } from "../lib/random.ts";
+import { unixNow } from "../lib/time.ts";
+
+export const WIKI_TOKEN_PREFIX = "wbt_";
+const ID_LENGTH = 16;
+const SECRET_BYTES = 32;
+const TOKEN_PATTERN = /^wbt_([a-z0-9]{16})\.([A-Za-z0-9_-]{43})$/;
+
+export type TokenScope = "read" | "write";
+
+export interface WikiToken {
+  id: string;
+  wikiId: number;
+  userId: number;
+  scope: TokenScope;
+  label: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+interface TokenRow {
+  id: string;
+  wiki_id: number;
+  user_id: number;
+  scope: string;
+  label: string;
+  secret_hash: Uint8Array;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+function rowToToken(row: TokenRow): WikiToken {
+  return {
+    id: row.id,
+    wikiId: row.wiki_id,
+    userId: row.user_id,
+    scope: row.scope === "write" ? "write" : "read",
+    label: row.label,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+function hashSecret(secret: string): Uint8Array {
+  return new Bun.CryptoHasher("sha256").update(secret).digest();
+}
+
+export type TokenVerification =
+  | { kind: "valid"; token: WikiToken }
+  | { kind: "malformed" }
+  | { kind: "unknown" }
+  | { kind: "revoked" };
+
+/** `last_used_at` is written at most once a minute per token to keep reads read-only. */
+const LAST_USED_RESOLUTION_SECONDS = 60;
+
+export class WikiTokenStore {
+  constructor(private readonly db: Database) {}
+
+  /** Creates a token and returns it in full; the secret is never retrievable again. */
+  create(options: { wikiId: number; userId: number; scope: TokenScope; label: string }): {
+    token: WikiToken;
+    plaintext: string;
+  } {
+    const id = randomId(ID_LENGTH);
+    const secret = randomSecret(SECRET_BYTES);
+    const row = this.db
+      .query<
+        TokenRow,
+        {
+          id: string;
+          wiki: number;
+          user: number;
+          scope: string;
+          label: string;
+          hash: Uint8Array;
+          now: number;
+        }
+      >(
+        `INSERT INTO wiki_tokens (id, wiki_id, user_id, scope, label, secret_hash, created_at)
+         VALUES ($id, $wiki, $user, $scope, $label, $hash, $now) RETURNING *`,
+      )
+      .get({
+        id,
+        wiki: options.wikiId,
+        user: options.userId,
+        scope: options.scope,
+        label: options.label,
+        hash: hashSecret(secret),
+        now: unixNow(),
+      });
+    if (row === null) throw new Error("INSERT … RETURNING gave no row");
+    return { token: rowToToken(row), plaintext: `${WIKI_TOKEN_PREFIX}${id}.${secret}` };
+  }
+
+  verify(plaintext: string): TokenVerification {
+    const match = TOKEN_PATTERN.exec(plaintext);
+    if (match === null) return { kind: "malformed" };
+    const [, id = "", secret = ""] = match;
+    const row = this.db.query<TokenRow, [string]>("SELECT * FROM wiki_tokens WHERE id = ?").get(id);
+    // Hash even on a miss so a lookup failure and a wrong secret take the same time.
+    const presented = hashSecret(secret);
+    if (row === null) return { kind: "unknown" };
+    if (!timingSafeEqual(presented, row.secret_hash)) return { kind: "unknown" };
+    if (row.revoked_at !== null) return { kind: "revoked" };
+    const now = unixNow();
+    if (row.last_used_at === null || now - row.last_used_at >= LAST_USED_RESOLUTION_SECONDS) {
+      this.db.query("UPDATE wiki_tokens SET last_used_at = ? WHERE id = ?").run(now, id);
+    }
+    return { kind: "valid", token: rowToToken(row) };
+  }
+
+  revoke(id: string): boolean {
+    return (
+      this.db
+        .query("UPDATE wiki_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+        .run(unixNow(), id).changes > 0
+    );
+  }
+
+  findById(id: string): WikiToken | null {
+    const row = this.db.query<TokenRow, [string]>("SELECT * FROM wiki_tokens WHERE id = ?").get(id);
+    return row === null ? null : rowToToken(row);
+  }
+
+  listForWiki(wikiId: number): WikiToken[] {
+    return this.db
+      .query<TokenRow, [number]>("SELECT * FROM wiki_tokens WHERE wiki_id = ? ORDER BY created_at")
+      .all(wikiId)
+      .map(rowToToken);
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * The one place that reads the environment. `readConfig(env)` applies defaults, checks every
+ * value once and returns a frozen `Config`; a bad value throws a `ConfigError` that names the
+ * variable and what it accepts, so start-up stops with a message an operator can act on.
+ */
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+export interface Config {
+  /** TCP port to listen on; 0 picks a free port (tests). */
+  readonly port: number;
+  /** Public origin of the apex, e.g. `https://wikibot.example` (no path, no trailing slash). */
+  readonly publicUrl: URL;
+  /** True when PUBLIC_URL was not set, so a port-0 server may rewrite the apex port. */
+  readonly publicUrlIsDefault: boolean;
+  readonly dataDir: string;
+  readonly modelDir: string;
+  readonly wikiProcessesMax: number;
+  readonly wikiIdleSeconds: number;
+  readonly logLevel: LogLevel;
+  /** Largest accepted request body outside git pushes. */
+  readonly maxBodyBytes: number;
+  /** Largest accepted git pack (receive.maxInputSize). */
+  readonly maxPackBytes: number;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+const MIB = 1024 * 1024;
+
+type Env = Record<string, string | undefined>;
+
+function readInteger(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw.trim())) {
+    throw new ConfigError(`${name}="${raw}" is not valid: expected a whole number ${min}–${max}`);
+  }
+  const value = Number(raw.trim());
+  if (value < min || value > max) {
+    throw new ConfigError(`${name}=${value} is out of range: expected ${min}–${max}`);
+  }
+  return value;
+}
+
+function readPublicUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(
+      `PUBLIC_URL="${raw}" is not a URL: expected an origin such as https://wikibot.example or http://localhost:8080`,
+    );
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError(`PUBLIC_URL="${raw}" must start with http:// or https://`);
+  }
+  if ((url.pathname !== "/" && url.pathname !== "") || url.search || url.hash || url.username) {
+    throw new ConfigError(
+      `PUBLIC_URL="${raw}" must be a bare origin (no path, query, fragment or credentials)`,
+    );
+  }
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(url.hostname) && url.hostname !== "127.0.0.1") {
+    throw new ConfigError(
+      `PUBLIC_URL="${raw}" uses an IP address; wikis live on subdomains, so it needs a host name`,
+    );
+  }
+  return url;
+}
+
+/** Builds the configuration from an environment map (usually `Bun.env`). */
+export function readConfig(env: Env): Config {
+  const rawUrl = env.PUBLIC_URL;
+  const publicUrl = readPublicUrl(rawUrl && rawUrl !== "" ? rawUrl : "http://localhost:8080");
+  const logLevel = LOG_LEVELS.find(
+    (level) => level === (env.LOG_LEVEL ?? "info").trim().toLowerCase(),
+  );
+  if (logLevel === undefined) {
+    throw new ConfigError(
+      `LOG_LEVEL="${env.LOG_LEVEL}" is not valid: expected one of ${LOG_LEVELS.join(", ")}`,
+    );
+  }
+  const dataDir = env.DATA_DIR && env.DATA_DIR !== "" ? env.DATA_DIR : "./data";
+  const maxPackBytes = readInteger(env, "GIT_MAX_PACK_BYTES", 100 * MIB, 1024, 10 * 1024 * MIB);
+  return Object.freeze({
+    port: readInteger(env, "PORT", 8080, 0, 65535),
+    publicUrl,
+    publicUrlIsDefault: !rawUrl,
+    dataDir,
+    modelDir: env.MODEL_DIR && env.MODEL_DIR !== "" ? env.MODEL_DIR : `${dataDir}/models`,
+    wikiProcessesMax: readInteger(env, "WIKI_PROCESSES_MAX", 8, 1, 10_000),
+    wikiIdleSeconds: readInteger(env, "WIKI_IDLE_SECONDS", 600, 1, 7 * 24 * 3600),
+    logLevel,
+    maxBodyBytes: readInteger(env, "MAX_BODY_BYTES", 4 * MIB, 1024, 1024 * MIB),
+    maxPackBytes,
+  });
+}

@@ -1,0 +1,445 @@
+/**
+ * Reading and changing a wiki's pages. Reads come from the page index (consistent with
+ * `indexed_commit`, no git process); every change runs under the wiki's write gate, commits to
+ * `main` in the working tree with the caller as author, and updates the index before the gate
+ * opens again. Past revisions, history and diffs are read from git.
+ */
+import type { Database } from "bun:sqlite";
+import { lstatSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { randomId } from "../lib/random.ts";
+import { gitText, runGit } from "../repo/git.ts";
+import { type CommitInfo, readBlobs, readLog, resolveCommit } from "../repo/objects.ts";
+import { readHead, repairWorkingTree } from "../repo/repository.ts";
+import { repoDir } from "../wikis/wiki-paths.ts";
+import type { Wiki, WikiStore } from "../wikis/wiki-store.ts";
+import { syncPageIndex } from "./index-sync.ts";
+import { PageError } from "./page-error.ts";
+import { PageIndex, type PageRecord, type SearchResult } from "./page-index.ts";
+import { checkPagePath, pageTitle } from "./page-path.ts";
+import { closestPaths } from "./suggest.ts";
+import type { WriteGate } from "./write-gate.ts";
+
+/** Largest page accepted, in UTF-8 bytes (Otterwiki's own form limit is 1,000,000). */
+export const MAX_PAGE_BYTES = 1_000_000;
+
+export interface Author {
+  name: string;
+  email: string;
+}
+
+/** Who is changing a page and through what: ends up as the commit author and a trailer. */
+export interface ChangeContext {
+  author: Author;
+  /** e.g. "mcp/claude-code", "api", "browser", "git", "admin". */
+  client: string;
+  message?: string;
+}
+
+export interface PageContent extends PageRecord {
+  content: string;
+  totalLines: number;
+}
+
+export interface WriteResult {
+  path: string;
+  /** The commit that now holds the page; unchanged when the content was identical. */
+  revision: string;
+  previousRevision: string | null;
+  created: boolean;
+  changed: boolean;
+}
+
+export interface PageStoreOptions {
+  db: Database;
+  wikis: WikiStore;
+  gate: WriteGate;
+  dataDir: string;
+  committer: Author;
+}
+
+const lineCount = (text: string) =>
+  text.length === 0 ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
+
+export class PageStore {
+  readonly index: PageIndex;
+  private readonly recovered = new Set<number>();
+
+  constructor(private readonly options: PageStoreOptions) {
+    this.index = new PageIndex(options.db);
+  }
+
+  repo(wiki: Wiki): string {
+    return repoDir(this.options.dataDir, wiki.slug);
+  }
+
+  /**
+   * Runs `task` under the wiki's write gate, then brings the index up to the repository.
+   * Git pushes and Otterwiki saves use this directly; page writes use it via `commitChange`.
+   */
+  async exclusive<T>(wiki: Wiki, task: () => Promise<T>): Promise<T> {
+    return this.options.gate.run(wiki.id, async () => {
+      await this.recoverOnce(wiki);
+      try {
+        return await task();
+      } finally {
+        await syncPageIndex(
+          { db: this.options.db, wikis: this.options.wikis, pageIndex: this.index },
+          wiki.id,
+          this.repo(wiki),
+        );
+      }
+    });
+  }
+
+  /** Makes sure the index reflects the repository before the first read in this process. */
+  async ensureReady(wiki: Wiki): Promise<void> {
+    if (!this.recovered.has(wiki.id)) await this.exclusive(wiki, async () => undefined);
+  }
+
+  private async recoverOnce(wiki: Wiki): Promise<void> {
+    if (this.recovered.has(wiki.id)) return;
+    await repairWorkingTree(this.repo(wiki));
+    this.recovered.add(wiki.id);
+  }
+
+  async read(wiki: Wiki, rawPath: string, atRevision?: string): Promise<PageContent> {
+    const path = this.checkPath(rawPath);
+    await this.ensureReady(wiki);
+    if (atRevision === undefined) {
+      const page = this.index.get(wiki.id, path);
+      if (page === null) throw this.notFound(wiki, path);
+      return { ...page, content: page.body, totalLines: lineCount(page.body) };
+    }
+    const commit = await this.resolve(wiki, atRevision);
+    const file = `${path}.md`;
+    const blob = (await readBlobs(this.repo(wiki), commit, [file])).get(file);
+    if (blob === undefined) {
+      throw new PageError("not_found", `page "${path}" did not exist at revision ${atRevision}`);
+    }
+    const [origin] = await readLog(this.repo(wiki), { range: commit, limit: 1, files: [file] });
+    const content = new TextDecoder().decode(blob);
+    return {
+      path,
+      title: pageTitle(path, content),
+      size: blob.byteLength,
+      revision: origin?.commit ?? commit,
+      changedAt: origin?.time ?? 0,
+      author: origin?.authorName ?? "",
+      content,
+      totalLines: lineCount(content),
+    };
+  }
+
+  list(wiki: Wiki, prefix = ""): Promise<PageRecord[]> {
+    return this.ensureReady(wiki).then(() => this.index.list(wiki.id, prefix));
+  }
+
+  async search(wiki: Wiki, query: string, limit = 20): Promise<SearchResult> {
+    await this.ensureReady(wiki);
+    return this.index.search(wiki.id, query, Math.max(1, Math.min(limit, 100)));
+  }
+
+  /**
+   * Creates or replaces a page. `expectedRevision`: undefined = no check, null = the page must
+   * not exist yet, a commit id = the page must still be at that revision.
+   */
+  async write(
+    wiki: Wiki,
+    input: { path: string; content: string; expectedRevision?: string | null } & ChangeContext,
+  ): Promise<WriteResult> {
+    const path = this.checkPath(input.path);
+    const bytes = Buffer.byteLength(input.content, "utf8");
+    if (bytes > MAX_PAGE_BYTES) {
+      throw new PageError(
+        "too_large",
+        `page content is ${bytes} bytes; the limit is ${MAX_PAGE_BYTES}`,
+      );
+    }
+    if (input.content.includes("\u0000")) {
+      throw new PageError(
+        "invalid_content",
+        "page content contains a NUL character; pages are text",
+      );
+    }
+    return this.exclusive(wiki, async () => {
+      const current = this.index.get(wiki.id, path);
+      this.checkExpected(path, current?.revision ?? null, input.expectedRevision);
+      if (current === null) this.refuseCaseTwin(wiki, path);
+      if (current !== null && current.body === input.content) {
+        return {
+          path,
+          revision: current.revision,
+          previousRevision: current.revision,
+          created: false,
+          changed: false,
+        };
+      }
+      const repo = this.repo(wiki);
+      const file = `${path}.md`;
+      const verb = current === null ? "Create" : "Update";
+      const revision = await this.commitChange(
+        wiki,
+        input,
+        `${verb} ${path}`,
+        async () => {
+          this.writeWorkingFile(repo, file, input.content);
+          await runGit(repo, ["add", "--", file]);
+        },
+        { upsert: { path, content: input.content } },
+      );
+      return {
+        path,
+        revision,
+        previousRevision: current?.revision ?? null,
+        created: current === null,
+        changed: true,
+      };
+    });
+  }
+
+  async delete(
+    wiki: Wiki,
+    input: { path: string; expectedRevision?: string } & ChangeContext,
+  ): Promise<{ path: string; revision: string }> {
+    const path = this.checkPath(input.path);
+    return this.exclusive(wiki, async () => {
+      const current = this.index.get(wiki.id, path);
+      if (current === null) throw this.notFound(wiki, path);
+      this.checkExpected(path, current.revision, input.expectedRevision);
+      const revision = await this.commitChange(
+        wiki,
+        input,
+        `Delete ${path}`,
+        async () => {
+          await runGit(this.repo(wiki), ["rm", "-q", "--", `${path}.md`]);
+        },
+        { remove: path },
+      );
+      return { path, revision };
+    });
+  }
+
+  async move(
+    wiki: Wiki,
+    input: { from: string; to: string; expectedRevision?: string } & ChangeContext,
+  ): Promise<{ from: string; to: string; revision: string }> {
+    const from = this.checkPath(input.from);
+    const to = this.checkPath(input.to);
+    if (from === to)
+      throw new PageError("invalid_path", "the source and target paths are the same");
+    return this.exclusive(wiki, async () => {
+      const current = this.index.get(wiki.id, from);
+      if (current === null) throw this.notFound(wiki, from);
+      this.checkExpected(from, current.revision, input.expectedRevision);
+      if (this.index.get(wiki.id, to) !== null) {
+        throw new PageError(
+          "already_exists",
+          `page "${to}" already exists; delete or move it first`,
+        );
+      }
+      if (to.toLowerCase() !== from.toLowerCase()) this.refuseCaseTwin(wiki, to);
+      const repo = this.repo(wiki);
+      const revision = await this.commitChange(
+        wiki,
+        input,
+        `Move ${from} to ${to}`,
+        async () => {
+          this.ensureParentDirectories(repo, `${to}.md`);
+          await runGit(repo, ["mv", "--", `${from}.md`, `${to}.md`]);
+        },
+        { remove: from, upsert: { path: to, content: current.body } },
+      );
+      return { from, to, revision };
+    });
+  }
+
+  /** Sets a page back to its content at `revision` as a new commit (history is never rewritten). */
+  async revert(
+    wiki: Wiki,
+    input: { path: string; revision: string } & ChangeContext,
+  ): Promise<WriteResult> {
+    const old = await this.read(wiki, input.path, input.revision);
+    return this.write(wiki, {
+      ...input,
+      content: old.content,
+      message: input.message ?? `Revert ${old.path} to ${input.revision.slice(0, 12)}`,
+    });
+  }
+
+  async history(
+    wiki: Wiki,
+    options: { path?: string; limit?: number; since?: string } = {},
+  ): Promise<CommitInfo[]> {
+    const limit = Math.max(1, Math.min(options.limit ?? 50, 1000));
+    const head = this.headOf(wiki);
+    const files = options.path === undefined ? undefined : [`${this.checkPath(options.path)}.md`];
+    return readLog(this.repo(wiki), { range: head, limit, since: options.since, files });
+  }
+
+  /** Unified diff of one page between two revisions (`to` defaults to the current one). */
+  async diff(wiki: Wiki, input: { path: string; from: string; to?: string }): Promise<string> {
+    const path = this.checkPath(input.path);
+    const from = await this.resolve(wiki, input.from);
+    const to = input.to === undefined ? this.headOf(wiki) : await this.resolve(wiki, input.to);
+    return gitText(this.repo(wiki), [
+      "diff",
+      "--no-color",
+      "--no-ext-diff",
+      from,
+      to,
+      "--",
+      `${path}.md`,
+    ]);
+  }
+
+  private async commitChange(
+    wiki: Wiki,
+    change: ChangeContext,
+    defaultMessage: string,
+    stage: () => Promise<void>,
+    effect: { upsert?: { path: string; content: string }; remove?: string },
+  ): Promise<string> {
+    const repo = this.repo(wiki);
+    const parent = readHead(repo);
+    const message = `${(change.message ?? "").trim() || defaultMessage}\n\nClient: ${change.client}\n`;
+    try {
+      await stage();
+      await runGit(repo, ["commit", "-q", "--no-verify", "--cleanup=whitespace", "-F", "-"], {
+        stdin: message,
+        env: {
+          GIT_AUTHOR_NAME: change.author.name,
+          GIT_AUTHOR_EMAIL: change.author.email,
+          GIT_COMMITTER_NAME: this.options.committer.name,
+          GIT_COMMITTER_EMAIL: this.options.committer.email,
+        },
+      });
+    } catch (error) {
+      // Leave the tree exactly at HEAD so the next writer starts clean.
+      await repairWorkingTree(repo);
+      throw error;
+    }
+    const head = this.headOf(wiki);
+    this.recordOwnChange(wiki.id, parent, head, effect, change.author.name);
+    return head;
+  }
+
+  /**
+   * Updates the index for a change we just committed, sparing the three git processes a full
+   * sync costs. Only valid when the index was exactly at the parent; otherwise the sync that
+   * `exclusive` runs afterwards catches up from the repository.
+   */
+  private recordOwnChange(
+    wikiId: number,
+    parent: string | null,
+    head: string,
+    effect: { upsert?: { path: string; content: string }; remove?: string },
+    author: string,
+  ): void {
+    const { db, wikis } = this.options;
+    db.transaction(() => {
+      if (wikis.findById(wikiId)?.indexedCommit !== parent) return;
+      if (effect.remove !== undefined) this.index.remove(wikiId, effect.remove);
+      if (effect.upsert !== undefined) {
+        const { path, content } = effect.upsert;
+        this.index.upsert(wikiId, {
+          path,
+          title: pageTitle(path, content),
+          size: Buffer.byteLength(content, "utf8"),
+          revision: head,
+          changedAt: Math.floor(Date.now() / 1000),
+          author,
+          body: content,
+        });
+      }
+      const touched = [effect.remove, effect.upsert?.path].filter((path) => path !== undefined);
+      this.index.enqueueReindex(wikiId, touched);
+      wikis.setIndexedCommit(wikiId, head);
+    }).immediate();
+  }
+
+  private writeWorkingFile(repo: string, file: string, content: string): void {
+    this.ensureParentDirectories(repo, file);
+    const temporary = join(repo, ".git", `wikibot-${randomId(12)}.tmp`);
+    writeFileSync(temporary, content);
+    renameSync(temporary, join(repo, file));
+  }
+
+  /** Creates the page's folders, refusing to follow a symlink a push may have planted. */
+  private ensureParentDirectories(repo: string, file: string): void {
+    let current = repo;
+    for (const segment of dirname(file)
+      .split("/")
+      .filter((part) => part !== ".")) {
+      current = join(current, segment);
+      let stat: ReturnType<typeof lstatSync> | undefined;
+      try {
+        stat = lstatSync(current);
+      } catch {
+        mkdirSync(current);
+        continue;
+      }
+      if (!stat.isDirectory() || stat.isSymbolicLink()) {
+        throw new PageError(
+          "invalid_path",
+          `"${file}" would be written through "${segment}", which is not a folder`,
+        );
+      }
+    }
+  }
+
+  private checkPath(raw: string): string {
+    const check = checkPagePath(raw);
+    if (!check.ok) throw new PageError("invalid_path", check.reason);
+    return check.path;
+  }
+
+  private checkExpected(
+    path: string,
+    current: string | null,
+    expected: string | null | undefined,
+  ): void {
+    if (expected === undefined || expected === current) return;
+    const message =
+      current === null
+        ? `page "${path}" does not exist (it was deleted or never created), but revision ${expected} was expected`
+        : expected === null
+          ? `page "${path}" already exists at revision ${current}`
+          : `page "${path}" changed since revision ${expected}; it is now at ${current}`;
+    throw new PageError("conflict", message, { currentRevision: current });
+  }
+
+  private refuseCaseTwin(wiki: Wiki, path: string): void {
+    const twins = this.index.findCaseVariants(wiki.id, path).filter((other) => other !== path);
+    if (twins.length > 0) {
+      throw new PageError(
+        "already_exists",
+        `page "${twins[0]}" differs from "${path}" only in letter case; use that page (two such files break checkouts on macOS and Windows)`,
+      );
+    }
+  }
+
+  private notFound(wiki: Wiki, path: string): PageError {
+    const suggestions = closestPaths(path, this.index.allPaths(wiki.id), 3);
+    const hint =
+      suggestions.length > 0 ? ` Closest existing pages: ${suggestions.join(", ")}.` : "";
+    return new PageError("not_found", `page "${path}" does not exist.${hint}`, { suggestions });
+  }
+
+  private async resolve(wiki: Wiki, revision: string): Promise<string> {
+    const commit = await resolveCommit(this.repo(wiki), revision);
+    if (commit === null) {
+      throw new PageError(
+        "invalid_revision",
+        `"${revision}" is not a revision of this wiki (expected a commit id)`,
+      );
+    }
+    return commit;
+  }
+
+  private headOf(wiki: Wiki): string {
+    const head = readHead(this.repo(wiki));
+    if (head === null) throw new Error(`wiki ${wiki.slug} has no commits`);
+    return head;
+  }
+}

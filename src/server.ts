@@ -1,0 +1,109 @@
+/**
+ * Wires the real dependencies together and listens: database, keys, stores, the write gate and
+ * the app. Used by main.ts and by the tests, which start it on port 0 with a fresh DATA_DIR.
+ */
+import type { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { createApp } from "./app.ts";
+import { UserStore } from "./auth/user-store.ts";
+import { WikiTokenStore } from "./auth/wiki-token.ts";
+import type { Config } from "./config/config.ts";
+import { loadSecrets } from "./config/keys.ts";
+import { openDatabase } from "./db/database.ts";
+import { createLogger, type Logger } from "./lib/log.ts";
+import { PageStore } from "./pages/page-store.ts";
+import { WriteGate } from "./pages/write-gate.ts";
+import { WikiStore } from "./wikis/wiki-store.ts";
+
+export const COMMITTER = { name: "wikibot", email: "wikibot@users.wikibot.invalid" };
+const MIB = 1024 * 1024;
+
+export interface RunningServer {
+  readonly port: number;
+  readonly publicUrl: URL;
+  readonly db: Database;
+  readonly pages: PageStore;
+  /** Stops accepting, lets requests and writes in flight finish, then closes the database. */
+  stop(): Promise<void>;
+}
+
+export function openStores(dataDir: string) {
+  mkdirSync(join(dataDir, "wikis"), { recursive: true });
+  const db = openDatabase(join(dataDir, "wikibot.db"));
+  return { db, users: new UserStore(db), wikis: new WikiStore(db), tokens: new WikiTokenStore(db) };
+}
+
+export async function startServer(
+  config: Config,
+  logger: Logger = createLogger(config.logLevel),
+): Promise<RunningServer> {
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(join(dataDir, "run"), { recursive: true, mode: 0o700 });
+  const stores = openStores(dataDir);
+  loadSecrets(dataDir);
+  const gate = new WriteGate();
+  const pages = new PageStore({
+    db: stores.db,
+    wikis: stores.wikis,
+    gate,
+    dataDir,
+    committer: COMMITTER,
+  });
+  const startedAt = Date.now();
+  let stopping = false;
+
+  let handler: (request: Request) => Promise<Response> = async () =>
+    new Response("starting", { status: 503 });
+  const server = Bun.serve({
+    port: config.port,
+    maxRequestBodySize: Math.max(config.maxBodyBytes, config.maxPackBytes + MIB),
+    fetch: (request) => handler(request),
+  });
+  const port = server.port ?? config.port;
+  let publicUrl = config.publicUrl;
+  if (config.port === 0 && config.publicUrlIsDefault)
+    publicUrl = new URL(`http://localhost:${port}`);
+
+  const health = () => {
+    let dbOk = true;
+    try {
+      stores.db.query("SELECT 1").get();
+    } catch {
+      dbOk = false;
+    }
+    return {
+      ok: dbOk && !stopping,
+      status: stopping ? "stopping" : dbOk ? "ok" : "degraded",
+      db: dbOk ? "ok" : "error",
+      writes_in_flight: gate.activeCount,
+      uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
+    };
+  };
+  const app = createApp({
+    ...stores,
+    pages,
+    publicUrl,
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    publicDir: resolve(import.meta.dir, "..", "public"),
+    health,
+  });
+  handler = app.fetch;
+  logger.info("listening", { port, public_url: publicUrl.origin, data_dir: dataDir });
+
+  return {
+    port,
+    publicUrl,
+    db: stores.db,
+    pages,
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      await server.stop();
+      await gate.close();
+      stores.db.close();
+      logger.info("stopped");
+    },
+  };
+}

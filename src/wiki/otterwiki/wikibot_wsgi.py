@@ -1,0 +1,136 @@
+"""WSGI entry point for one wiki's Otterwiki process (ours, not Otterwiki's).
+
+It turns WIKIBOT_* environment variables into an Otterwiki settings file, imports
+`otterwiki.server` (which configures itself once, at import time), and wraps the app so
+percent-encoded identity headers reach git as real UTF-8. It does no authorization:
+the Bun proxy decides the x-otterwiki-* headers and is the only peer of the socket.
+
+Environment (set by the Bun server per wiki process):
+
+  WIKIBOT_REPOSITORY       required  non-bare git working tree of the wiki (branch main)
+  WIKIBOT_STATE_DIR        required  directory for Otterwiki's own files; the generated
+                                     settings.cfg (mode 0600) is rewritten there on start
+  WIKIBOT_SECRET_KEY       required  >= 16 characters; signs the session cookie and CSRF
+  WIKIBOT_COOKIE_NAME      required  session cookie name, unique per wiki (e.g. ow_demo);
+                                     cookies ignore ports, so a shared name breaks CSRF
+  WIKIBOT_DB_PATH          optional  SQLite preferences/drafts db
+                                     (default: <WIKIBOT_STATE_DIR>/otterwiki.db)
+  WIKIBOT_SITE_NAME        optional  shown in the header and <title> (default: Wiki)
+  WIKIBOT_COMMITTER_NAME   optional  git committer of every Otterwiki commit (default: wikibot)
+  WIKIBOT_COMMITTER_EMAIL  optional  (default: wikibot@localhost)
+  WIKIBOT_COOKIE_SECURE    optional  "true" when the public URL is https (default: false)
+  WIKIBOT_LOG_LEVEL        optional  DEBUG / INFO / WARNING / ERROR (default: INFO)
+
+Otterwiki lets any environment variable named like a config key (DEBUG, SERVER_NAME,
+SECRET_KEY, ...) override the settings file, and git obeys GIT_DIR & co. So before the
+import this module drops every variable not on a short allowlist, WIKIBOT_* included.
+Run it with PYTHONUTF8=1: Otterwiki writes pages with open() in the locale's encoding.
+"""
+
+import os
+import re
+import sys
+import tempfile
+from urllib.parse import unquote
+
+_KEEP_ENV = re.compile(r"^(PATH|HOME|USER|LOGNAME|TZ|TMPDIR|LANG|LANGUAGE|LC_[A-Z_]+|PYTHON[A-Z_]*)$")
+_IDENTITY_ENVIRON_KEYS = ("HTTP_X_OTTERWIKI_NAME", "HTTP_X_OTTERWIKI_EMAIL")
+# Control characters would corrupt the commit object; < and > delimit the email in a git ident.
+_UNSAFE_IN_IDENT = re.compile(r"[\x00-\x1f\x7f<>]")
+
+
+def _fail(message):
+    # gunicorn reports a worker that exits during import as "Worker failed to boot" and stops.
+    print(f"wikibot_wsgi: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def _required(name):
+    value = os.environ.get(name, "").strip()
+    if not value:
+        _fail(f"{name} is not set")
+    return value
+
+
+def _write_settings(state_dir):
+    repository = os.path.abspath(_required("WIKIBOT_REPOSITORY"))
+    secret_key = _required("WIKIBOT_SECRET_KEY")
+    cookie_name = _required("WIKIBOT_COOKIE_NAME")
+    db_path = os.path.abspath(
+        os.environ.get("WIKIBOT_DB_PATH") or os.path.join(state_dir, "otterwiki.db")
+    )
+    if len(secret_key) < 16:
+        _fail("WIKIBOT_SECRET_KEY must be at least 16 characters")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", cookie_name):
+        _fail("WIKIBOT_COOKIE_NAME may hold only letters, digits, '_' and '-'")
+    if not os.path.isdir(os.path.join(repository, ".git")):
+        _fail(f"WIKIBOT_REPOSITORY {repository} is not a git working tree (no .git directory)")
+
+    settings = {
+        "REPOSITORY": repository,
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+        "SITE_NAME": os.environ.get("WIKIBOT_SITE_NAME") or "Wiki",
+        "SESSION_COOKIE_NAME": cookie_name,
+        "SESSION_COOKIE_SECURE": os.environ.get("WIKIBOT_COOKIE_SECURE", "").lower() == "true",
+        "LOG_LEVEL": (os.environ.get("WIKIBOT_LOG_LEVEL") or "INFO").upper(),
+        "AUTH_METHOD": "PROXY_HEADER",
+        # Page "Research/Topic A" is the file "Research/Topic A.md", exactly as wikibot names it.
+        "RETAIN_PAGE_NAME_CASE": True,
+        # wikibot serves git itself and runs no remotes from inside a wiki process.
+        "GIT_WEB_SERVER": False,
+        "GIT_REMOTE_PUSH_ENABLED": False,
+        "GIT_REMOTE_PULL_ENABLED": False,
+    }
+    path = os.path.join(state_dir, "settings.cfg")
+    # Python syntax, read by Flask's from_envvar; repr() quotes every value safely.
+    text = "".join(f"{key} = {value!r}\n" for key, value in settings.items())
+    fd, tmp_path = tempfile.mkstemp(dir=state_dir, prefix=".settings-")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp_path, path)
+    return path, settings
+
+
+def _configure_environment():
+    state_dir = os.path.abspath(_required("WIKIBOT_STATE_DIR"))
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    settings_path, settings = _write_settings(state_dir)
+    committer = (
+        os.environ.get("WIKIBOT_COMMITTER_NAME") or "wikibot",
+        os.environ.get("WIKIBOT_COMMITTER_EMAIL") or "wikibot@localhost",
+    )
+    for name in list(os.environ):
+        if not _KEEP_ENV.match(name):
+            del os.environ[name]
+    os.environ["OTTERWIKI_SETTINGS"] = settings_path
+    # Otterwiki commits with author= only; GitPython takes the committer from these.
+    os.environ["GIT_COMMITTER_NAME"], os.environ["GIT_COMMITTER_EMAIL"] = committer
+    return settings
+
+
+def _decode_identity(value):
+    """Percent-decoded UTF-8 header value; PEP 3333 hands header bytes over as latin-1."""
+    try:
+        value = value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        pass
+    return _UNSAFE_IN_IDENT.sub("", unquote(value, encoding="utf-8", errors="replace")).strip()
+
+
+_settings = _configure_environment()
+
+from otterwiki.server import app as otterwiki_app  # noqa: E402  (must follow the settings)
+
+# Preferences rows in the db override the settings file; only ADMIN can write them, and
+# wikibot never grants ADMIN, but the page-to-file mapping must not drift regardless.
+otterwiki_app.config["RETAIN_PAGE_NAME_CASE"] = _settings["RETAIN_PAGE_NAME_CASE"]
+otterwiki_app.config["GIT_WEB_SERVER"] = _settings["GIT_WEB_SERVER"]
+
+
+def app(environ, start_response):
+    """Otterwiki with the x-otterwiki-name/-email headers percent-decoded (UTF-8)."""
+    for key in _IDENTITY_ENVIRON_KEYS:
+        if key in environ:
+            environ[key] = _decode_identity(environ[key])
+    return otterwiki_app(environ, start_response)
