@@ -31,7 +31,7 @@ function hostApp(logger: Logger, routes: AnyElysia) {
       if (code === "VALIDATION" || code === "PARSE")
         return jsonError(400, "bad_request", "the request is malformed");
       logger.error("unhandled error", {
-        path: new URL(request.url).pathname,
+        path: pathOf(request),
         ...errorFields(error),
       });
       return jsonError(500, "internal_error", "something went wrong on our side");
@@ -73,12 +73,11 @@ export function createApp(deps: AppDeps): App {
         deps.logger.error("unhandled error", errorFields(error));
         response = jsonError(500, "internal_error", "something went wrong on our side");
       }
-      const url = new URL(request.url);
       // Path only: query strings can carry OAuth codes; headers (tokens, cookies) are never logged.
       deps.logger.info("request", {
         method: request.method,
         host: request.headers.get("host"),
-        path: url.pathname,
+        path: pathOf(request),
         status: response.status,
         ms: Math.round((performance.now() - started) * 10) / 10,
       });
@@ -88,7 +87,10 @@ export function createApp(deps: AppDeps): App {
 }
 
 function isGitPush(request: Request): boolean {
-  return (
-    request.method === "POST" && new URL(request.url).pathname === "/repo.git/git-receive-pack"
-  );
+  return request.method === "POST" && pathOf(request) === "/repo.git/git-receive-pack";
+}
+
+/** Bun builds request.url from the Host header, so a hostile Host can make it unparsable. */
+function pathOf(request: Request): string {
+  return URL.parse(request.url)?.pathname ?? "(unparsable)";
 }

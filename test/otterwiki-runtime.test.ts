@@ -3,12 +3,15 @@
 // and checks the contract the proxy relies on: proxy-header identities, percent-encoded
 // UTF-8 author names, the page-to-file mapping and the https Referer rule for saves.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureOtterwiki, type OtterwikiRuntime } from "../scripts/setup/otterwiki.ts";
+
+// Starts real processes (server, git, Otterwiki); the 5 s default is too short on 2 cores.
+setDefaultTimeout(120_000);
 
 const projectDir = join(import.meta.dir, "..");
 const wrapperDir = join(projectDir, "src", "wiki", "otterwiki");

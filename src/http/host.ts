@@ -28,8 +28,9 @@ export function resolveHost(rawHost: string | null, publicUrl: URL): HostTarget 
   let host = rawHost.toLowerCase();
   // A fully-qualified name may end in a dot ("wiki.example.com."); it names the same host.
   host = host.replace(/\.(?=:\d+$|$)/, "");
-  if (!HOST_PATTERN.test(host))
+  if (!HOST_PATTERN.test(host) || host.startsWith(".") || host.includes("..")) {
     return { kind: "malformed", reason: "the Host header is not a host name" };
+  }
   const apex = publicUrl.host;
   if (apexHosts(publicUrl).includes(host)) return { kind: "apex" };
   const suffix = `.${apex}`;

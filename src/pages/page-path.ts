@@ -50,6 +50,15 @@ const RESERVED_LAST_SEGMENTS: ReadonlySet<string> = new Set([
   "attachment",
 ]);
 
+/** Otterwiki's `/<page>/<action>/<argument>` routes (`/<page>/diff/<a>/<b>` takes two). */
+const ACTIONS_WITH_ONE_ARGUMENT: ReadonlySet<string> = new Set([
+  "view",
+  "blame",
+  "edit",
+  "source",
+  "attachment",
+]);
+
 const utf8Length = (text: string) => Buffer.byteLength(text, "utf8");
 
 export function checkPagePath(input: string): PagePathCheck {
@@ -115,6 +124,17 @@ export function checkPagePath(input: string): PagePathCheck {
       return {
         ok: false,
         reason: `a page cannot end in "/${segment}" (it is a page action in the browser)`,
+      };
+    }
+    const following = segments.length - 1 - index;
+    if (
+      index > 0 &&
+      ((following === 1 && ACTIONS_WITH_ONE_ARGUMENT.has(segment)) ||
+        (following === 2 && segment === "diff"))
+    ) {
+      return {
+        ok: false,
+        reason: `"${segment}" here would be read as a page action in the browser; rename that segment`,
       };
     }
   }

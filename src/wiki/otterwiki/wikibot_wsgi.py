@@ -33,7 +33,9 @@ import sys
 import tempfile
 from urllib.parse import unquote
 
-_KEEP_ENV = re.compile(r"^(PATH|HOME|USER|LOGNAME|TZ|TMPDIR|LANG|LANGUAGE|LC_[A-Z_]+|PYTHON[A-Z_]*)$")
+_KEEP_ENV = re.compile(
+    r"^(PATH|HOME|USER|LOGNAME|TZ|TMPDIR|LANG|LANGUAGE|LC_[A-Z_]+|PYTHON[A-Z_]*)$"
+)
 _IDENTITY_ENVIRON_KEYS = ("HTTP_X_OTTERWIKI_NAME", "HTTP_X_OTTERWIKI_EMAIL")
 # Control characters would corrupt the commit object; < and > delimit the email in a git ident.
 _UNSAFE_IN_IDENT = re.compile(r"[\x00-\x1f\x7f<>]")

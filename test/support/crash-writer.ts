@@ -1,0 +1,44 @@
+/**
+ * Child process for the crash-safety test: writes (and sometimes deletes) pages in a loop through
+ * the real page store and prints `ack <json>` after each write returns. The parent kills it with
+ * SIGKILL at random moments; only what was acknowledged must survive.
+ */
+import { PageStore } from "../../src/pages/page-store.ts";
+import { WriteGate } from "../../src/pages/write-gate.ts";
+import { COMMITTER, openStores } from "../../src/server.ts";
+
+const [dataDir = "", slug = "", round = "0"] = Bun.argv.slice(2);
+const stores = openStores(dataDir);
+const wiki = stores.wikis.findBySlug(slug);
+if (wiki === null) throw new Error(`no wiki ${slug}`);
+const pages = new PageStore({
+  db: stores.db,
+  wikis: stores.wikis,
+  gate: new WriteGate(),
+  dataDir,
+  committer: COMMITTER,
+});
+const who = {
+  author: { name: "Crash Test", email: "crash@users.wikibot.invalid" },
+  client: "crash-test",
+};
+
+for (let i = 0; ; i++) {
+  const path = `Crash/Page ${i % 12}`;
+  if (i % 9 === 8) {
+    try {
+      const deleted = await pages.delete(wiki, { ...who, path });
+      process.stdout.write(
+        `ack ${JSON.stringify({ op: "delete", path, revision: deleted.revision })}\n`,
+      );
+    } catch {
+      // Not there (already deleted): nothing to acknowledge.
+    }
+    continue;
+  }
+  const content = `# Page ${i % 12}\n\nround ${round} write ${i}\n${"filler line\n".repeat(i % 50)}`;
+  const result = await pages.write(wiki, { ...who, path, content });
+  process.stdout.write(
+    `ack ${JSON.stringify({ op: "write", path, revision: result.revision, content })}\n`,
+  );
+}
