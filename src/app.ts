@@ -12,7 +12,44 @@ import { jsonError } from "./http/json.ts";
 import { attachWiki } from "./http/request-context.ts";
 import { errorFields, type Logger } from "./lib/log.ts";
 
+export type FetchHandler = (request: Request) => Promise<Response>;
+
+/**
+ * Protocol handlers on a wiki host (DESIGN §2), each a plain fetch handler. Null means the
+ * protocol is not served by this build and its paths answer 404.
+ */
+export interface WikiHostHandlers {
+  /** `/mcp` and the RFC 9728 / RFC 8414 well-known documents. */
+  mcp: FetchHandler | null;
+  /** `/oauth/*` and the legacy `/authorize`, `/token`, `/register` aliases. */
+  oauth: FetchHandler | null;
+  /** `/repo.git/*`: git smart HTTP. */
+  git: FetchHandler | null;
+  /** Everything else: the wiki's Otterwiki process behind our proxy. */
+  browser: FetchHandler | null;
+}
+
+export type WikiPathKind = "api" | keyof WikiHostHandlers;
+
+/** Which protocol owns a path on a wiki host. */
+export function classifyWikiPath(path: string): WikiPathKind {
+  const under = (prefix: string) => path === prefix || path.startsWith(`${prefix}/`);
+  if (under("/api/v1")) return "api";
+  if (
+    under("/mcp") ||
+    under("/.well-known/oauth-protected-resource") ||
+    under("/.well-known/oauth-authorization-server")
+  ) {
+    return "mcp";
+  }
+  if (under("/oauth") || path === "/authorize" || path === "/token" || path === "/register")
+    return "oauth";
+  if (under("/repo.git")) return "git";
+  return "browser";
+}
+
 export interface AppDeps extends ApiDeps {
+  wikiHandlers: WikiHostHandlers;
   logger: Logger;
   maxBodyBytes: number;
   publicDir: string;
@@ -60,7 +97,11 @@ export function createApp(deps: AppDeps): App {
     if (wiki === null)
       return jsonError(404, "unknown_wiki", `there is no wiki named "${target.slug}"`);
     attachWiki(request, wiki);
-    return wikiHost.handle(request);
+    const kind = classifyWikiPath(pathOf(request));
+    if (kind === "api") return wikiHost.handle(request);
+    const handler = deps.wikiHandlers[kind];
+    if (handler === null) return jsonError(404, "not_found", "no such route");
+    return handler(request);
   }
 
   return {

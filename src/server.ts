@@ -82,6 +82,7 @@ export async function startServer(
   };
   const app = createApp({
     ...stores,
+    wikiHandlers: { mcp: null, oauth: null, git: null, browser: null },
     pages,
     publicUrl,
     logger,
