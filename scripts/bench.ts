@@ -4,6 +4,7 @@
  */
 import { benchPageStore } from "./bench/page-store.ts";
 import { peakRssMiB, printTable } from "./bench/stats.ts";
+import { benchTokenVerification } from "./bench/tokens.ts";
 
 const args = new Set(Bun.argv.slice(2));
 if (args.has("--help") || args.has("-h")) {
@@ -21,4 +22,11 @@ printTable(store.rows);
 console.log(
   `\nstore write cost relative to plain git add+commit: ${store.ratio.toFixed(2)}× (reference ops/s ÷ store ops/s)`,
 );
-console.log(`peak RSS: ${peakRssMiB().toFixed(1)} MiB`);
+
+console.log("\n## Wiki token verification (in process, 1,000 tokens)");
+const verification = benchTokenVerification(quick ? 5_000 : 100_000);
+console.log(
+  `${verification.perSecond.toFixed(0)} verifications/s, p50 ${verification.p50Micros.toFixed(1)} µs, p99 ${verification.p99Micros.toFixed(1)} µs`,
+);
+
+console.log(`\npeak RSS: ${peakRssMiB().toFixed(1)} MiB`);

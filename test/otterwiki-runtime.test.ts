@@ -28,23 +28,9 @@ const jurgen: Identity = {
 
 type RunningWiki = { dir: string; repo: string; socket: string; gunicorn: Subprocess };
 
-const runtime = await loadRuntime();
-if (runtime) defineSuite(runtime);
-else test.skip("Otterwiki runtime (not installed, see the warning above)", () => {});
-
-async function loadRuntime(): Promise<OtterwikiRuntime | null> {
-  try {
-    return await ensureOtterwiki({ projectDir, quiet: true });
-  } catch (error) {
-    if (process.env.CI === "true") throw error;
-    const reason = error instanceof Error ? error.message : String(error);
-    console.warn(
-      `Skipping Otterwiki runtime tests: ${reason}\n` +
-        "Then run `bun scripts/setup/otterwiki.ts` (it installs from PyPI into .venv).",
-    );
-    return null;
-  }
-}
+// `bun install` runs the setup that makes .venv, so a missing runtime is a real failure here;
+// the error says how to install it.
+defineSuite(await ensureOtterwiki({ projectDir, quiet: true }));
 
 function defineSuite({ gunicorn }: OtterwikiRuntime) {
   describe("Otterwiki behind wikibot_wsgi", () => {

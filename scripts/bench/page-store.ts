@@ -72,7 +72,7 @@ export async function benchPageStore(
       pages.write(wiki, { ...who, path: `Bench/Page ${index % 200}`, content: body(index) }),
     );
     const storeReads = await measure("store read (current revision)", reads, (index) =>
-      pages.read(wiki, `Bench/Page ${index % 200}`),
+      pages.read(wiki, `Bench/Page ${index % Math.min(writes, 200)}`),
     );
     const searches = await measure("store search (FTS5)", Math.min(reads, 500), () =>
       pages.search(wiki, "otters tools"),
@@ -84,7 +84,8 @@ export async function benchPageStore(
     const gitReads = await measure(
       "reference: git cat-file blob (CLI)",
       Math.min(reads, 500),
-      (index) => runGit(reference, ["cat-file", "blob", `HEAD:Page ${index % 200}.md`]),
+      (index) =>
+        runGit(reference, ["cat-file", "blob", `HEAD:Page ${index % Math.min(writes, 200)}.md`]),
     );
     stores.db.close();
     return {

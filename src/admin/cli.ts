@@ -39,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
     });
   } catch (error) {
     throw new AdminError(
-      `${error instanceof Error ? error.message : String(error)} (usage: ${name} ${command.usage})`,
+      `${(error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ")} (usage: ${name} ${command.usage})`,
     );
   }
   if (parsed.values.help === true) {
