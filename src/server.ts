@@ -28,10 +28,14 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** Opens the database and builds every store on it; no process is started. */
 export function openStores(dataDir: string) {
   mkdirSync(join(dataDir, "wikis"), { recursive: true });
   const db = openDatabase(join(dataDir, "wikibot.db"));
-  return { db, users: new UserStore(db), wikis: new WikiStore(db), tokens: new WikiTokenStore(db) };
+  const wikis = new WikiStore(db);
+  const gate = new WriteGate();
+  const pages = new PageStore({ db, wikis, gate, dataDir, committer: COMMITTER });
+  return { db, users: new UserStore(db), wikis, tokens: new WikiTokenStore(db), gate, pages };
 }
 
 export async function startServer(
@@ -41,15 +45,8 @@ export async function startServer(
   const dataDir = resolve(config.dataDir);
   mkdirSync(join(dataDir, "run"), { recursive: true, mode: 0o700 });
   const stores = openStores(dataDir);
+  const { gate, pages } = stores;
   loadSecrets(dataDir);
-  const gate = new WriteGate();
-  const pages = new PageStore({
-    db: stores.db,
-    wikis: stores.wikis,
-    gate,
-    dataDir,
-    committer: COMMITTER,
-  });
   const startedAt = Date.now();
   let stopping = false;
 

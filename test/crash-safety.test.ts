@@ -7,10 +7,8 @@ import { Database } from "bun:sqlite";
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { PageStore } from "../src/pages/page-store.ts";
-import { WriteGate } from "../src/pages/write-gate.ts";
 import { gitText, runGit } from "../src/repo/git.ts";
-import { COMMITTER, openStores } from "../src/server.ts";
+import { openStores } from "../src/server.ts";
 import { makeDataDir, PROJECT_DIR, runAdmin, testDid } from "./support/server.ts";
 
 // Starts real processes (server, git, Otterwiki); the 5 s default is too short on 2 cores.
@@ -88,13 +86,7 @@ test("a writer killed with SIGKILL at random points loses no acknowledged write"
   const stores = openStores(dataDir);
   const wiki = stores.wikis.findBySlug("crashy");
   if (wiki === null) throw new Error("wiki missing");
-  const pages = new PageStore({
-    db: stores.db,
-    wikis: stores.wikis,
-    gate: new WriteGate(),
-    dataDir,
-    committer: COMMITTER,
-  });
+  const pages = stores.pages;
   await pages.ensureReady(wiki);
   const repo = pages.repo(wiki);
 

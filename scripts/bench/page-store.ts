@@ -6,8 +6,6 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { commitAuthorOf } from "../../src/auth/commit-author.ts";
-import { PageStore } from "../../src/pages/page-store.ts";
-import { WriteGate } from "../../src/pages/write-gate.ts";
 import { runGit } from "../../src/repo/git.ts";
 import { initRepository } from "../../src/repo/repository.ts";
 import { COMMITTER, openStores } from "../../src/server.ts";
@@ -34,13 +32,7 @@ export async function benchPageStore(
       { ...stores, dataDir, publicUrl: new URL("http://localhost:8080"), committer: COMMITTER },
       { slug: "bench", ownerUsername: "bench", isPublic: false, tier: "free" },
     );
-    const pages = new PageStore({
-      db: stores.db,
-      wikis: stores.wikis,
-      gate: new WriteGate(),
-      dataDir,
-      committer: COMMITTER,
-    });
+    const pages = stores.pages;
     const who = { author: commitAuthorOf(user), client: "bench" };
     await pages.ensureReady(wiki);
 

@@ -3,21 +3,12 @@
  * the real page store and prints `ack <json>` after each write returns. The parent kills it with
  * SIGKILL at random moments; only what was acknowledged must survive.
  */
-import { PageStore } from "../../src/pages/page-store.ts";
-import { WriteGate } from "../../src/pages/write-gate.ts";
-import { COMMITTER, openStores } from "../../src/server.ts";
+import { openStores } from "../../src/server.ts";
 
 const [dataDir = "", slug = "", round = "0"] = Bun.argv.slice(2);
-const stores = openStores(dataDir);
-const wiki = stores.wikis.findBySlug(slug);
+const { wikis, pages } = openStores(dataDir);
+const wiki = wikis.findBySlug(slug);
 if (wiki === null) throw new Error(`no wiki ${slug}`);
-const pages = new PageStore({
-  db: stores.db,
-  wikis: stores.wikis,
-  gate: new WriteGate(),
-  dataDir,
-  committer: COMMITTER,
-});
 const who = {
   author: { name: "Crash Test", email: "crash@users.wikibot.invalid" },
   client: "crash-test",
