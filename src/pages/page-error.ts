@@ -8,6 +8,7 @@ export type PageErrorCode =
   | "already_exists"
   | "too_large"
   | "invalid_content"
+  | "edit_failed"
   | "shutting_down";
 
 export class PageError extends Error {

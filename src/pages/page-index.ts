@@ -5,6 +5,7 @@
  */
 import type { Database } from "bun:sqlite";
 import { unixNow } from "../lib/time.ts";
+import { headingPathAt, scanHeadings, splitLines } from "./markdown.ts";
 
 export interface PageRecord {
   path: string;
@@ -46,6 +47,10 @@ export interface SearchHit {
   snippet: string;
   /** 1-based lines that contain a query term (at most 5). */
   lines: number[];
+  /** The headings enclosing the first matching line, outermost first (empty: none). */
+  headingPath: string[];
+  /** The page's revision, so a hit can feed an edit directly. */
+  revision: string;
   score: number;
 }
 
@@ -76,7 +81,7 @@ export function plainTextQuery(query: string): string {
 function matchingLines(body: string, terms: string[]): number[] {
   if (terms.length === 0) return [];
   const lines: number[] = [];
-  const folded = body.toLowerCase().split("\n");
+  const folded = splitLines(body.toLowerCase());
   for (const [index, line] of folded.entries()) {
     if (terms.some((term) => line.includes(term))) lines.push(index + 1);
     if (lines.length >= 5) break;
@@ -115,6 +120,16 @@ export class PageIndex {
       )
       .all(wikiId, prefix, prefix)
       .map(rowToPage);
+  }
+
+  /** Every page's path and text (for whole-wiki rewrites such as updating links on a move). */
+  allBodies(wikiId: number): { path: string; body: string }[] {
+    return this.db
+      .query<{ path: string; body: string }, [number]>(
+        `SELECT p.path, f.body FROM pages p JOIN pages_fts f ON f.rowid = p.id
+         WHERE p.wiki_id = ? ORDER BY p.path`,
+      )
+      .all(wikiId);
   }
 
   allPaths(wikiId: number): string[] {
@@ -222,23 +237,37 @@ export class PageIndex {
     const match = `wiki : "${ftsWikiToken(wikiId)}" AND {path title body} : (${query})`;
     const rows = this.db
       .query<
-        { path: string; title: string; snippet: string; body: string; score: number },
+        {
+          path: string;
+          title: string;
+          revision: string;
+          snippet: string;
+          body: string;
+          score: number;
+        },
         [string, number]
       >(
-        `SELECT p.path, p.title, snippet(pages_fts, 3, '**', '**', '…', 16) AS snippet,
+        `SELECT p.path, p.title, p.revision, snippet(pages_fts, 3, '**', '**', '…', 16) AS snippet,
                 pages_fts.body AS body, bm25(pages_fts, 0, 5, 10, 1) AS score
          FROM pages_fts JOIN pages p ON p.id = pages_fts.rowid
          WHERE pages_fts MATCH ? ORDER BY score LIMIT ?`,
       )
       .all(match, limit);
     const terms = queryTerms(query);
-    return rows.map((row) => ({
-      path: row.path,
-      title: row.title,
-      snippet: row.snippet,
-      lines: matchingLines(row.body, terms),
-      score: -row.score,
-    }));
+    return rows.map((row) => {
+      const lines = matchingLines(row.body, terms);
+      const first = lines[0];
+      return {
+        path: row.path,
+        title: row.title,
+        revision: row.revision,
+        snippet: row.snippet,
+        lines,
+        headingPath:
+          first === undefined ? [] : headingPathAt(scanHeadings(splitLines(row.body)), first),
+        score: -row.score,
+      };
+    });
   }
 }
 

@@ -14,8 +14,10 @@ import { readHead, repairWorkingTree } from "../repo/repository.ts";
 import { repoDir } from "../wikis/wiki-paths.ts";
 import type { Wiki, WikiStore } from "../wikis/wiki-store.ts";
 import { syncPageIndex } from "./index-sync.ts";
+import { rewriteLinks } from "./link-rewrite.ts";
+import { applyPageEdit, type PageEdit } from "./page-edit.ts";
 import { PageError } from "./page-error.ts";
-import { PageIndex, type PageRecord, type SearchResult } from "./page-index.ts";
+import { PageIndex, type PageRecord, type PageWithBody, type SearchResult } from "./page-index.ts";
 import { checkPagePath, pageTitle } from "./page-path.ts";
 import { closestPaths } from "./suggest.ts";
 import type { WriteGate } from "./write-gate.ts";
@@ -50,12 +52,32 @@ export interface WriteResult {
   changed: boolean;
 }
 
+/** What one commit did to the page index: pages written and at most one removed. */
+interface IndexEffect {
+  upserts: { path: string; content: string }[];
+  remove?: string;
+}
+
 export interface PageStoreOptions {
   db: Database;
   wikis: WikiStore;
   gate: WriteGate;
   dataDir: string;
   committer: Author;
+}
+
+/** Refuses content no page may hold: over the size limit, or binary. */
+function checkContent(content: string): void {
+  const bytes = Buffer.byteLength(content, "utf8");
+  if (bytes > MAX_PAGE_BYTES) {
+    throw new PageError(
+      "too_large",
+      `page content is ${bytes} bytes; the limit is ${MAX_PAGE_BYTES}`,
+    );
+  }
+  if (content.includes("\u0000")) {
+    throw new PageError("invalid_content", "page content contains a NUL character; pages are text");
+  }
 }
 
 const lineCount = (text: string) =>
@@ -149,59 +171,76 @@ export class PageStore {
     input: { path: string; content: string; expectedRevision?: string | null } & ChangeContext,
   ): Promise<WriteResult> {
     const path = this.checkPath(input.path);
-    const bytes = Buffer.byteLength(input.content, "utf8");
-    if (bytes > MAX_PAGE_BYTES) {
-      throw new PageError(
-        "too_large",
-        `page content is ${bytes} bytes; the limit is ${MAX_PAGE_BYTES}`,
-      );
-    }
-    if (input.content.includes("\u0000")) {
-      throw new PageError(
-        "invalid_content",
-        "page content contains a NUL character; pages are text",
-      );
-    }
+    checkContent(input.content);
     return this.exclusive(wiki, async () => {
       const current = this.index.get(wiki.id, path);
       this.checkExpected(path, current?.revision ?? null, input.expectedRevision);
       if (current === null) this.refuseCaseTwin(wiki, path);
-      if (current !== null && current.body === input.content) {
-        return {
-          path,
-          revision: current.revision,
-          previousRevision: current.revision,
-          created: false,
-          changed: false,
-        };
-      }
-      const repo = this.repo(wiki);
-      const file = `${path}.md`;
-      const verb = current === null ? "Create" : "Update";
-      const revision = await this.commitChange(
-        wiki,
-        input,
-        `${verb} ${path}`,
-        async () => {
-          this.writeWorkingFile(repo, file, input.content);
-          await runGit(repo, ["add", "--", file]);
-        },
-        { upsert: { path, content: input.content } },
-      );
+      return this.commitContent(wiki, path, current, input.content, input);
+    });
+  }
+
+  /**
+   * Applies a targeted edit to the page's current text under the write gate, so the text the
+   * edit was matched against is the text it commits on top of.
+   */
+  async edit(
+    wiki: Wiki,
+    input: { path: string; edit: PageEdit; expectedRevision?: string } & ChangeContext,
+  ): Promise<WriteResult> {
+    const path = this.checkPath(input.path);
+    return this.exclusive(wiki, async () => {
+      const current = this.index.get(wiki.id, path);
+      if (current === null) throw this.notFound(wiki, path);
+      this.checkExpected(path, current.revision, input.expectedRevision);
+      const content = applyPageEdit(current.body, input.edit);
+      checkContent(content);
+      return this.commitContent(wiki, path, current, content, input);
+    });
+  }
+
+  private async commitContent(
+    wiki: Wiki,
+    path: string,
+    current: PageWithBody | null,
+    content: string,
+    change: ChangeContext,
+  ): Promise<WriteResult> {
+    if (current !== null && current.body === content) {
       return {
         path,
-        revision,
-        previousRevision: current?.revision ?? null,
-        created: current === null,
-        changed: true,
+        revision: current.revision,
+        previousRevision: current.revision,
+        created: false,
+        changed: false,
       };
-    });
+    }
+    const repo = this.repo(wiki);
+    const file = `${path}.md`;
+    const verb = current === null ? "Create" : "Update";
+    const revision = await this.commitChange(
+      wiki,
+      change,
+      `${verb} ${path}`,
+      async () => {
+        this.writeWorkingFile(repo, file, content);
+        await runGit(repo, ["add", "--", file]);
+      },
+      { upserts: [{ path, content }] },
+    );
+    return {
+      path,
+      revision,
+      previousRevision: current?.revision ?? null,
+      created: current === null,
+      changed: true,
+    };
   }
 
   async delete(
     wiki: Wiki,
     input: { path: string; expectedRevision?: string } & ChangeContext,
-  ): Promise<{ path: string; revision: string }> {
+  ): Promise<{ path: string; revision: string; previousRevision: string }> {
     const path = this.checkPath(input.path);
     return this.exclusive(wiki, async () => {
       const current = this.index.get(wiki.id, path);
@@ -214,16 +253,25 @@ export class PageStore {
         async () => {
           await runGit(this.repo(wiki), ["rm", "-q", "--", `${path}.md`]);
         },
-        { remove: path },
+        { upserts: [], remove: path },
       );
-      return { path, revision };
+      return { path, revision, previousRevision: current.revision };
     });
   }
 
+  /**
+   * Renames a page. With `updateLinks`, links to it in every page (itself included) are
+   * rewritten in the same commit, so no reader ever sees the move without its links.
+   */
   async move(
     wiki: Wiki,
-    input: { from: string; to: string; expectedRevision?: string } & ChangeContext,
-  ): Promise<{ from: string; to: string; revision: string }> {
+    input: {
+      from: string;
+      to: string;
+      expectedRevision?: string;
+      updateLinks?: boolean;
+    } & ChangeContext,
+  ): Promise<{ from: string; to: string; revision: string; linksUpdatedIn: string[] }> {
     const from = this.checkPath(input.from);
     const to = this.checkPath(input.to);
     if (from === to)
@@ -240,6 +288,16 @@ export class PageStore {
       }
       if (to.toLowerCase() !== from.toLowerCase()) this.refuseCaseTwin(wiki, to);
       const repo = this.repo(wiki);
+      let movedContent = current.body;
+      const rewritten: { path: string; content: string }[] = [];
+      if (input.updateLinks === true) {
+        for (const page of this.index.allBodies(wiki.id)) {
+          const content = rewriteLinks(page.body, from, to);
+          if (content === page.body) continue;
+          if (page.path === from) movedContent = content;
+          else rewritten.push({ path: page.path, content });
+        }
+      }
       const revision = await this.commitChange(
         wiki,
         input,
@@ -247,17 +305,27 @@ export class PageStore {
         async () => {
           this.ensureParentDirectories(repo, `${to}.md`);
           await runGit(repo, ["mv", "--", `${from}.md`, `${to}.md`]);
+          const changed = [
+            ...rewritten,
+            ...(movedContent === current.body ? [] : [{ path: to, content: movedContent }]),
+          ];
+          for (const page of changed) this.writeWorkingFile(repo, `${page.path}.md`, page.content);
+          if (changed.length > 0) {
+            await runGit(repo, ["add", "--", ...changed.map((page) => `${page.path}.md`)]);
+          }
         },
-        { remove: from, upsert: { path: to, content: current.body } },
+        { remove: from, upserts: [{ path: to, content: movedContent }, ...rewritten] },
       );
-      return { from, to, revision };
+      const linksUpdatedIn = rewritten.map((page) => page.path);
+      if (movedContent !== current.body) linksUpdatedIn.unshift(to);
+      return { from, to, revision, linksUpdatedIn };
     });
   }
 
   /** Sets a page back to its content at `revision` as a new commit (history is never rewritten). */
   async revert(
     wiki: Wiki,
-    input: { path: string; revision: string } & ChangeContext,
+    input: { path: string; revision: string; expectedRevision?: string } & ChangeContext,
   ): Promise<WriteResult> {
     const old = await this.read(wiki, input.path, input.revision);
     return this.write(wiki, {
@@ -267,14 +335,25 @@ export class PageStore {
     });
   }
 
+  /**
+   * Commits newest first. `since` is passed to git (a date); `after` is a revision, and only
+   * commits made after it are returned, which makes it a cursor for "what changed since".
+   */
   async history(
     wiki: Wiki,
-    options: { path?: string; limit?: number; since?: string } = {},
+    options: { path?: string; limit?: number; since?: string; after?: string } = {},
   ): Promise<CommitInfo[]> {
     const limit = Math.max(1, Math.min(options.limit ?? 50, 1000));
     const head = this.headOf(wiki);
     const files = options.path === undefined ? undefined : [`${this.checkPath(options.path)}.md`];
-    return readLog(this.repo(wiki), { range: head, limit, since: options.since, files });
+    const range =
+      options.after === undefined ? head : `${await this.resolve(wiki, options.after)}..${head}`;
+    return readLog(this.repo(wiki), { range, limit, since: options.since, files });
+  }
+
+  /** The commit the wiki is at now. */
+  head(wiki: Wiki): string {
+    return this.headOf(wiki);
   }
 
   /** Unified diff of one page between two revisions (`to` defaults to the current one). */
@@ -298,7 +377,7 @@ export class PageStore {
     change: ChangeContext,
     defaultMessage: string,
     stage: () => Promise<void>,
-    effect: { upsert?: { path: string; content: string }; remove?: string },
+    effect: IndexEffect,
   ): Promise<string> {
     const repo = this.repo(wiki);
     const parent = readHead(repo);
@@ -333,15 +412,14 @@ export class PageStore {
     wikiId: number,
     parent: string | null,
     head: string,
-    effect: { upsert?: { path: string; content: string }; remove?: string },
+    effect: IndexEffect,
     author: string,
   ): void {
     const { db, wikis } = this.options;
     db.transaction(() => {
       if (wikis.findById(wikiId)?.indexedCommit !== parent) return;
       if (effect.remove !== undefined) this.index.remove(wikiId, effect.remove);
-      if (effect.upsert !== undefined) {
-        const { path, content } = effect.upsert;
+      for (const { path, content } of effect.upserts) {
         this.index.upsert(wikiId, {
           path,
           title: pageTitle(path, content),
@@ -352,7 +430,9 @@ export class PageStore {
           body: content,
         });
       }
-      const touched = [effect.remove, effect.upsert?.path].filter((path) => path !== undefined);
+      const touched = [effect.remove, ...effect.upserts.map((page) => page.path)].filter(
+        (path) => path !== undefined,
+      );
       this.index.enqueueReindex(wikiId, touched);
       wikis.setIndexedCommit(wikiId, head);
     }).immediate();

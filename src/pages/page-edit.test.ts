@@ -1,0 +1,161 @@
+import { describe, expect, test } from "bun:test";
+import { applyPageEdit, type PageEdit } from "./page-edit.ts";
+import { PageError } from "./page-error.ts";
+
+function failure(content: string, edit: PageEdit): string {
+  try {
+    applyPageEdit(content, edit);
+  } catch (error) {
+    if (error instanceof PageError && error.code === "edit_failed") return error.message;
+    throw error;
+  }
+  throw new Error("the edit was expected to fail");
+}
+
+const page = "# Otters\n\nOtters use tools.\n\n## Diet\n\nFish.\nCrabs.\n\n## Tools\n\nRocks.\n";
+
+describe("find and replace", () => {
+  test("replaces the one exact match", () => {
+    const edit: PageEdit = {
+      kind: "replace",
+      replacements: [{ oldText: "Fish.", newText: "Fish and clams." }],
+    };
+    expect(applyPageEdit(page, edit)).toBe(page.replace("Fish.", "Fish and clams."));
+  });
+
+  test("applies several edits in order, each on the previous result", () => {
+    const edit: PageEdit = {
+      kind: "replace",
+      replacements: [
+        { oldText: "Fish.", newText: "Salmon." },
+        { oldText: "Salmon.\nCrabs.", newText: "Salmon and crabs." },
+      ],
+    };
+    expect(applyPageEdit(page, edit)).toContain("\nSalmon and crabs.\n");
+  });
+
+  test("an ambiguous match names every line it matched", () => {
+    const message = failure(page, {
+      kind: "replace",
+      replacements: [{ oldText: "Otters", newText: "Sea otters" }],
+    });
+    expect(message).toContain("matches 2 places (lines 1, 3)");
+    expect(message).toContain("replace_all");
+  });
+
+  test("replace_all replaces every match", () => {
+    const edit: PageEdit = {
+      kind: "replace",
+      replacements: [{ oldText: "Otters", newText: "Sea otters", replaceAll: true }],
+    };
+    expect(applyPageEdit(page, edit).match(/Sea otters/g)?.length).toBe(2);
+  });
+
+  test("a miss that differs only in white space says so and where", () => {
+    const message = failure(page, {
+      kind: "replace",
+      replacements: [{ oldText: "Otters  use   tools.", newText: "x" }],
+    });
+    expect(message).toContain("matches when spaces and indentation are ignored (near line 3)");
+  });
+
+  test("a miss points at the most similar line", () => {
+    const message = failure(page, {
+      kind: "replace",
+      replacements: [{ oldText: "Otters use many tools.", newText: "x" }],
+    });
+    expect(message).toContain('the most similar line is 3: "Otters use tools."');
+  });
+
+  test("a miss with nothing similar says to read the page again", () => {
+    const message = failure(page, {
+      kind: "replace",
+      replacements: [{ oldText: "zebracorn", newText: "x" }],
+    });
+    expect(message).toContain("read it again");
+  });
+
+  test("the second edit failing fails the whole edit, naming it", () => {
+    const message = failure(page, {
+      kind: "replace",
+      replacements: [
+        { oldText: "Fish.", newText: "Salmon." },
+        { oldText: "Fish.", newText: "Trout." },
+      ],
+    });
+    expect(message).toStartWith("edit 2:");
+  });
+
+  test("an empty old_text is refused", () => {
+    expect(
+      failure(page, { kind: "replace", replacements: [{ oldText: "", newText: "x" }] }),
+    ).toContain("old_text is empty");
+  });
+});
+
+describe("append and prepend", () => {
+  test("append starts a new line even when the page has no final newline", () => {
+    expect(applyPageEdit("a", { kind: "append", text: "b" })).toBe("a\nb\n");
+    expect(applyPageEdit("a\n", { kind: "append", text: "b\n" })).toBe("a\nb\n");
+  });
+
+  test("prepend goes after YAML front matter", () => {
+    const withFrontMatter = "---\ntags: [x]\n---\n# Title\n";
+    expect(applyPageEdit(withFrontMatter, { kind: "prepend", text: "Note." })).toBe(
+      "---\ntags: [x]\n---\nNote.\n# Title\n",
+    );
+    expect(applyPageEdit("# Title\n", { kind: "prepend", text: "Note." })).toBe("Note.\n# Title\n");
+  });
+});
+
+describe("replace_section", () => {
+  test("replaces the body up to the next heading of the same level, keeping the heading", () => {
+    const result = applyPageEdit(page, {
+      kind: "replace_section",
+      heading: "Diet",
+      content: "Mostly fish.",
+    });
+    expect(result).toBe(
+      "# Otters\n\nOtters use tools.\n\n## Diet\nMostly fish.\n\n## Tools\n\nRocks.\n",
+    );
+  });
+
+  test("content that repeats the heading replaces it instead of duplicating it", () => {
+    const result = applyPageEdit(page, {
+      kind: "replace_section",
+      heading: "## Tools",
+      content: "## Tools\n\nRocks and shells.\n",
+    });
+    expect(result.match(/## Tools/g)?.length).toBe(1);
+    expect(result).toEndWith("## Tools\n\nRocks and shells.\n");
+  });
+
+  test("a section includes its subsections", () => {
+    const nested = "# A\n\n## B\n\ntext\n\n### C\n\nmore\n\n## D\n\nend\n";
+    expect(applyPageEdit(nested, { kind: "replace_section", heading: "B", content: "new" })).toBe(
+      "# A\n\n## B\nnew\n\n## D\n\nend\n",
+    );
+  });
+
+  test("headings inside fenced code are not sections", () => {
+    const fenced = "# A\n\n```\n# not a heading\n```\n\n## B\n\nx\n";
+    const message = failure(fenced, {
+      kind: "replace_section",
+      heading: "not a heading",
+      content: "y",
+    });
+    expect(message).toContain("# A (line 1); ## B (line 7)");
+  });
+
+  test("an ambiguous heading lists where each one is", () => {
+    const twice = "# A\n\n## Notes\n\nx\n\n# B\n\n## Notes\n\ny\n";
+    const message = failure(twice, { kind: "replace_section", heading: "Notes", content: "z" });
+    expect(message).toContain("appears 2 times (## Notes (line 3); ## Notes (line 9))");
+  });
+
+  test("a heading is found case-insensitively when no exact match exists", () => {
+    expect(
+      applyPageEdit(page, { kind: "replace_section", heading: "diet", content: "Kelp." }),
+    ).toContain("## Diet\nKelp.\n");
+  });
+});

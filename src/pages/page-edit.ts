@@ -1,0 +1,195 @@
+/**
+ * Targeted changes to a page's text: exact find/replace, append, prepend and replacing the body
+ * of a section. Pure functions over strings; the page store applies them under the write gate,
+ * so an edit always lands on the text it was checked against. A failed edit throws a PageError
+ * ("edit_failed") that says where the text was or was not found, so the caller can fix it.
+ */
+
+import { type Heading, scanHeadings, splitLines } from "./markdown.ts";
+import { PageError } from "./page-error.ts";
+
+export interface TextReplacement {
+  oldText: string;
+  newText: string;
+  /** Replace every occurrence instead of requiring exactly one. */
+  replaceAll?: boolean;
+}
+
+export type PageEdit =
+  | { kind: "replace"; replacements: readonly TextReplacement[] }
+  | { kind: "append"; text: string }
+  | { kind: "prepend"; text: string }
+  | { kind: "replace_section"; heading: string; content: string };
+
+export function applyPageEdit(content: string, edit: PageEdit): string {
+  switch (edit.kind) {
+    case "replace":
+      return edit.replacements.reduce(
+        (text, replacement, index) => applyReplacement(text, replacement, index + 1),
+        content,
+      );
+    case "append":
+      return appendText(content, edit.text);
+    case "prepend":
+      return prependText(content, edit.text);
+    case "replace_section":
+      return replaceSection(content, edit.heading, edit.content);
+  }
+}
+
+const withNewline = (text: string) => (text.endsWith("\n") ? text : `${text}\n`);
+
+/** 1-based line of a character offset. */
+function lineAt(text: string, offset: number): number {
+  let line = 1;
+  for (let index = text.indexOf("\n"); index !== -1 && index < offset; ) {
+    line += 1;
+    index = text.indexOf("\n", index + 1);
+  }
+  return line;
+}
+
+function occurrences(text: string, needle: string): number[] {
+  const found: number[] = [];
+  for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + needle.length)) {
+    found.push(at);
+  }
+  return found;
+}
+
+function applyReplacement(text: string, replacement: TextReplacement, number: number): string {
+  const { oldText, newText } = replacement;
+  if (oldText.length === 0) {
+    throw new PageError(
+      "edit_failed",
+      `edit ${number}: old_text is empty; use append or prepend to add text, or write_note to replace the page`,
+    );
+  }
+  const found = occurrences(text, oldText);
+  if (found.length === 0) throw new PageError("edit_failed", missingMatch(text, oldText, number));
+  if (found.length > 1 && replacement.replaceAll !== true) {
+    const lines = found.slice(0, 10).map((offset) => lineAt(text, offset));
+    throw new PageError(
+      "edit_failed",
+      `edit ${number}: old_text matches ${found.length} places (lines ${lines.join(", ")}${found.length > 10 ? ", …" : ""}); include more of the surrounding text so it matches exactly one, or set replace_all to true`,
+    );
+  }
+  if (found.length > 1) return text.split(oldText).join(newText);
+  const at = found[0] ?? 0;
+  return text.slice(0, at) + newText + text.slice(at + oldText.length);
+}
+
+const collapseSpace = (text: string) =>
+  text
+    .replace(/[ \t]+/g, " ")
+    .replace(/ ?\n ?/g, "\n")
+    .trim();
+
+const words = (text: string) => new Set(text.toLowerCase().match(/[\p{L}\p{N}_]+/gu) ?? []);
+
+/** Explains a miss: a whitespace-only difference, or the most similar line, or neither. */
+function missingMatch(text: string, oldText: string, number: number): string {
+  const prefix = `edit ${number}: old_text was not found`;
+  const lines = splitLines(text);
+  const firstLine = oldText.split("\n").find((line) => line.trim().length > 0) ?? oldText;
+  if (collapseSpace(text).includes(collapseSpace(oldText))) {
+    const target = collapseSpace(firstLine);
+    const line = lines.findIndex((candidate) => collapseSpace(candidate) === target) + 1;
+    return `${prefix} exactly, but it matches when spaces and indentation are ignored${line > 0 ? ` (near line ${line})` : ""}; copy the text exactly as read_note shows it, without the line numbers`;
+  }
+  const wanted = words(firstLine.slice(0, 500));
+  let best = { line: 0, score: 0 };
+  if (wanted.size > 0) {
+    for (const [index, candidate] of lines.entries()) {
+      const have = words(candidate.slice(0, 500));
+      let shared = 0;
+      for (const word of wanted) if (have.has(word)) shared += 1;
+      const score = shared / (wanted.size + have.size - shared);
+      if (score > best.score) best = { line: index + 1, score };
+    }
+  }
+  if (best.score >= 0.5) {
+    const shown = (lines[best.line - 1] ?? "").slice(0, 200);
+    return `${prefix}; the most similar line is ${best.line}: ${JSON.stringify(shown)}. Read the page again and copy old_text exactly`;
+  }
+  return `${prefix} and no line resembles it; the page may have changed, so read it again (read_note)`;
+}
+
+function appendText(content: string, text: string): string {
+  if (text.length === 0) return content;
+  const separator = content.length === 0 || content.endsWith("\n") ? "" : "\n";
+  return content + separator + withNewline(text);
+}
+
+/** Prepends after YAML front matter, which must stay first for the tools that read it. */
+function prependText(content: string, text: string): string {
+  if (text.length === 0) return content;
+  const lines = splitLines(content);
+  let insertAfter = 0;
+  if (lines[0] === "---") {
+    const close = lines.findIndex((line, index) => index > 0 && (line === "---" || line === "..."));
+    if (close > 0) insertAfter = close + 1;
+  }
+  const before = lines.slice(0, insertAfter);
+  const rest = content.split("\n").slice(insertAfter).join("\n");
+  const head = before.length > 0 ? `${before.join("\n")}\n` : "";
+  return head + withNewline(text) + rest;
+}
+
+const HEADING_ARGUMENT = /^(#{1,6})\s+(.+)$/;
+
+function describeHeading(heading: Heading): string {
+  return `${"#".repeat(heading.level)} ${heading.text} (line ${heading.line})`;
+}
+
+/**
+ * Replaces the body of the section under `heading` (up to the next heading of the same or a
+ * higher level). If `content` starts with that same heading, the heading line is replaced too,
+ * so passing a whole section back never duplicates its heading.
+ */
+function replaceSection(content: string, headingArgument: string, body: string): string {
+  const lines = splitLines(content);
+  const headings = scanHeadings(lines);
+  const argument = headingArgument.trim();
+  const leveled = HEADING_ARGUMENT.exec(argument);
+  const level = leveled?.[1]?.length ?? null;
+  const wanted = (leveled?.[2] ?? argument).replace(/[ \t]+#+$/, "").trim();
+  const sameLevel = (heading: Heading) => level === null || heading.level === level;
+  let matches = headings.filter((heading) => sameLevel(heading) && heading.text === wanted);
+  if (matches.length === 0) {
+    const folded = wanted.toLowerCase();
+    matches = headings.filter(
+      (heading) => sameLevel(heading) && heading.text.toLowerCase() === folded,
+    );
+  }
+  if (matches.length === 0) {
+    const listed = headings.slice(0, 40).map(describeHeading);
+    throw new PageError(
+      "edit_failed",
+      headings.length === 0
+        ? `there is no heading "${argument}": the page has no headings; use edits or append instead`
+        : `there is no heading "${argument}"; the page's headings are: ${listed.join("; ")}${headings.length > 40 ? "; …" : ""}`,
+    );
+  }
+  const target = matches[0];
+  if (matches.length > 1 || target === undefined) {
+    throw new PageError(
+      "edit_failed",
+      `heading "${argument}" appears ${matches.length} times (${matches.map(describeHeading).join("; ")}); give its level (e.g. "${"#".repeat(matches[0]?.level ?? 2)} ${wanted}") if that tells them apart, or use edits with old_text`,
+    );
+  }
+  const next = headings.find(
+    (heading) => heading.line > target.line && heading.level <= target.level,
+  );
+  const end = next === undefined ? lines.length : next.line - 1; // last line of the section
+  const bodyLines = splitLines(withNewline(body));
+  const firstBodyHeading = scanHeadings(bodyLines.slice(0, 1))[0];
+  const replacesHeading =
+    firstBodyHeading !== undefined && firstBodyHeading.text.toLowerCase() === wanted.toLowerCase();
+  const kept = replacesHeading ? lines.slice(0, target.line - 1) : lines.slice(0, target.line);
+  const replacement = [...bodyLines];
+  // Keep one blank line before the next heading, as the section had, for readable source.
+  if (next !== undefined && replacement.at(-1)?.trim() !== "") replacement.push("");
+  const result = [...kept, ...replacement, ...lines.slice(end)];
+  return `${result.join("\n")}\n`;
+}
