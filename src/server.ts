@@ -9,9 +9,10 @@ import { createApp } from "./app.ts";
 import { UserStore } from "./auth/user-store.ts";
 import { WikiTokenStore } from "./auth/wiki-token.ts";
 import type { Config } from "./config/config.ts";
-import { loadSecrets } from "./config/keys.ts";
+import { deriveKey, loadSecrets } from "./config/keys.ts";
 import { openDatabase } from "./db/database.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
+import { createMcpHandler } from "./mcp/handler.ts";
 import { PageStore } from "./pages/page-store.ts";
 import { WriteGate } from "./pages/write-gate.ts";
 import { WikiStore } from "./wikis/wiki-store.ts";
@@ -46,7 +47,7 @@ export async function startServer(
   mkdirSync(join(dataDir, "run"), { recursive: true, mode: 0o700 });
   const stores = openStores(dataDir);
   const { gate, pages } = stores;
-  loadSecrets(dataDir);
+  const secrets = loadSecrets(dataDir);
   const startedAt = Date.now();
   let stopping = false;
 
@@ -79,7 +80,21 @@ export async function startServer(
   };
   const app = createApp({
     ...stores,
-    wikiHandlers: { mcp: null, oauth: null, git: null, browser: null },
+    wikiHandlers: {
+      mcp: createMcpHandler({
+        ...stores,
+        publicUrl,
+        logger,
+        maxBodyBytes: config.maxBodyBytes,
+        sessionKey: deriveKey(secrets, "mcp-client-session"),
+        // TODO(oauth issue): the wiki's issuer, once its authorization server answers.
+        authorizationServers: () => [],
+        authorizationServerMetadata: null,
+      }),
+      oauth: null,
+      git: null,
+      browser: null,
+    },
     pages,
     publicUrl,
     logger,

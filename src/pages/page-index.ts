@@ -47,7 +47,7 @@ export interface SearchHit {
   snippet: string;
   /** 1-based lines that contain a query term (at most 5). */
   lines: number[];
-  /** The headings enclosing the first matching line, outermost first (empty: none). */
+  /** The headings enclosing the best matching line, outermost first (empty: none). */
   headingPath: string[];
   /** The page's revision, so a hit can feed an edit directly. */
   revision: string;
@@ -78,15 +78,23 @@ export function plainTextQuery(query: string): string {
     .join(" ");
 }
 
-function matchingLines(body: string, terms: string[]): number[] {
-  if (terms.length === 0) return [];
+/**
+ * Lines that contain a query term (the first five), and the line that contains the most distinct
+ * terms: the one a hit's heading path is taken from, so "capybara rivers" points at the line
+ * with both words rather than at a title that only names the first.
+ */
+function matchingLines(body: string, terms: string[]): { lines: number[]; best: number | null } {
+  if (terms.length === 0) return { lines: [], best: null };
   const lines: number[] = [];
-  const folded = splitLines(body.toLowerCase());
-  for (const [index, line] of folded.entries()) {
-    if (terms.some((term) => line.includes(term))) lines.push(index + 1);
-    if (lines.length >= 5) break;
+  let best = { line: 0, count: 0 };
+  for (const [index, line] of splitLines(body.toLowerCase()).entries()) {
+    const count = terms.filter((term) => line.includes(term)).length;
+    if (count === 0) continue;
+    if (lines.length < 5) lines.push(index + 1);
+    if (count > best.count) best = { line: index + 1, count };
+    if (count === terms.length && lines.length >= 5) break;
   }
-  return lines;
+  return { lines, best: best.count === 0 ? null : best.line };
 }
 
 export class PageIndex {
@@ -255,16 +263,14 @@ export class PageIndex {
       .all(match, limit);
     const terms = queryTerms(query);
     return rows.map((row) => {
-      const lines = matchingLines(row.body, terms);
-      const first = lines[0];
+      const { lines, best } = matchingLines(row.body, terms);
       return {
         path: row.path,
         title: row.title,
         revision: row.revision,
         snippet: row.snippet,
         lines,
-        headingPath:
-          first === undefined ? [] : headingPathAt(scanHeadings(splitLines(row.body)), first),
+        headingPath: best === null ? [] : headingPathAt(scanHeadings(splitLines(row.body)), best),
         score: -row.score,
       };
     });

@@ -1,0 +1,71 @@
+/**
+ * MCP's one tool error class and its one mapper. Tool failures are `isError` results whose text
+ * says what went wrong and what to do next (DESIGN §6); page-store errors are translated here,
+ * and anything else is logged and answered with a generic message, never a stack trace.
+ */
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { errorFields, type Logger } from "../lib/log.ts";
+import { PageError, type PageErrorCode } from "../pages/page-error.ts";
+
+export type ToolErrorCode =
+  | "invalid_arguments"
+  | "invalid_range"
+  | "forbidden"
+  | "conflict"
+  | "internal_error"
+  | PageErrorCode;
+
+export class ToolError extends Error {
+  override name = "ToolError";
+  constructor(
+    readonly code: ToolErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What an agent should do after each page-store error. */
+const NEXT_STEP: Record<PageErrorCode, string> = {
+  invalid_path:
+    'Page paths look like "Folder/Page Name": no ".md", no leading "/", none of ? | $ . ! # \\.',
+  invalid_revision:
+    "Revisions are the 40-character commit ids that read_note, note_history and recent_changes return.",
+  not_found: "Use list_notes or search to find the page.",
+  conflict: "Read the page again and retry with its current revision.",
+  already_exists: "Pick another path, or move or delete the existing page first.",
+  too_large: "Split the content over several pages.",
+  invalid_content: "Pages hold UTF-8 text only.",
+  edit_failed: "Nothing was changed.",
+  shutting_down: "Retry in a few seconds.",
+};
+
+export function toolErrorText(code: ToolErrorCode, message: string): string {
+  return `Error (${code}): ${message}`;
+}
+
+export function toolErrorResult(error: unknown, logger: Logger, tool: string): CallToolResult {
+  if (error instanceof ToolError) {
+    return {
+      isError: true,
+      content: [{ type: "text", text: toolErrorText(error.code, error.message) }],
+    };
+  }
+  if (error instanceof PageError) {
+    const text = `${toolErrorText(error.code, error.message)}\n${NEXT_STEP[error.code]}`;
+    return { isError: true, content: [{ type: "text", text }] };
+  }
+  logger.error("mcp tool failed", { tool, ...errorFields(error) });
+  return {
+    isError: true,
+    content: [
+      {
+        type: "text",
+        text: toolErrorText(
+          "internal_error",
+          "the server failed while running this tool. Retry once; if it fails again, stop and tell the user.",
+        ),
+      },
+    ],
+  };
+}

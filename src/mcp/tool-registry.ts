@@ -1,0 +1,34 @@
+/**
+ * The wiki's MCP tools, in the order clients list them. `semantic_search` is added by the search
+ * subsystem once it can answer for real; until then it does not exist rather than fake results.
+ */
+import type { WikiTool } from "./tool-context.ts";
+import { deleteNote } from "./tools/delete-note.ts";
+import { diff } from "./tools/diff.ts";
+import { editNote } from "./tools/edit-note.ts";
+import { listNotes } from "./tools/list-notes.ts";
+import { moveNote } from "./tools/move-note.ts";
+import { noteHistory } from "./tools/note-history.ts";
+import { readNote } from "./tools/read-note.ts";
+import { recentChanges } from "./tools/recent-changes.ts";
+import { revertNote } from "./tools/revert-note.ts";
+import { search } from "./tools/search.ts";
+import { writeNote } from "./tools/write-note.ts";
+
+export const WIKI_TOOLS: readonly WikiTool[] = [
+  readNote,
+  search,
+  listNotes,
+  recentChanges,
+  noteHistory,
+  diff,
+  writeNote,
+  editNote,
+  moveNote,
+  deleteNote,
+  revertNote,
+];
+
+export const WRITE_TOOL_NAMES: ReadonlySet<string> = new Set(
+  WIKI_TOOLS.filter((tool) => tool.access === "write").map((tool) => tool.name),
+);
