@@ -2,6 +2,7 @@
  * `bun run bench [--quick]`: prints throughput, p50/p99 latency and peak RSS for the hot paths,
  * with reference figures measured in the same run. Nothing here asserts a timing.
  */
+import { benchMcp } from "./bench/mcp.ts";
 import { benchPageStore } from "./bench/page-store.ts";
 import { peakRssMiB, printTable } from "./bench/stats.ts";
 import { benchTokenVerification } from "./bench/tokens.ts";
@@ -28,5 +29,15 @@ const verification = benchTokenVerification(quick ? 5_000 : 100_000);
 console.log(
   `${verification.perSecond.toFixed(0)} verifications/s, p50 ${verification.p50Micros.toFixed(1)} µs, p99 ${verification.p99Micros.toFixed(1)} µs`,
 );
+
+console.log(
+  "\n## MCP over Streamable HTTP (server child process, 2,000-page wiki, SDK clients; c = concurrent clients)",
+);
+const mcp = await benchMcp(quick);
+printTable(mcp.rows);
+console.log(
+  `bearer gate (Origin + token + role, in process): p50 ${mcp.gate.p50Micros.toFixed(1)} µs, p99 ${mcp.gate.p99Micros.toFixed(1)} µs`,
+);
+console.log(`server peak RSS (VmHWM): ${mcp.serverPeakRssMiB.toFixed(1)} MiB`);
 
 console.log(`\npeak RSS: ${peakRssMiB().toFixed(1)} MiB`);

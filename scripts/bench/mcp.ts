@@ -1,0 +1,245 @@
+/**
+ * MCP throughput on a wiki of 2,000 pages: read_note, write_note and search through the real
+ * server (`bun src/main.ts` as a child process, so its RSS is its own) and the SDK's Client over
+ * Streamable HTTP, at several concurrencies; plus the bearer gate's cost in process.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { authenticateWikiRequest } from "../../src/auth/bearer.ts";
+import { runGit } from "../../src/repo/git.ts";
+import { COMMITTER, openStores } from "../../src/server.ts";
+import { createWiki } from "../../src/wikis/wiki-service.ts";
+import { percentile, type Summary } from "./stats.ts";
+
+const PROJECT_DIR = resolve(import.meta.dir, "..", "..");
+const PAGES = 2000;
+const WORDS = ["otter", "kelp", "urchin", "river", "tool", "rock", "den", "pup", "fish", "crab"];
+
+function pageText(index: number): string {
+  const word = (offset: number) => WORDS[(index + offset) % WORDS.length] ?? "otter";
+  const paragraph = `Notes on the ${word(0)} and the ${word(3)}: field observations, counts and sources.\n`;
+  return `# Page ${index}\n\n## Observations\n\n${paragraph.repeat(12)}\n## Sources\n\n- Survey ${index}\n`;
+}
+
+/** A wiki of PAGES pages in one commit, and a write token for its owner. */
+async function prepareWiki(dataDir: string): Promise<{ token: string }> {
+  const stores = openStores(dataDir);
+  try {
+    const user = stores.users.create({
+      did: "did:plc:benchbenchbenchbenchbenc",
+      handle: "bench.bsky.social",
+      username: "bench",
+      displayName: "Bench",
+    });
+    const publicUrl = new URL("http://localhost:8080");
+    const { wiki } = await createWiki(
+      { ...stores, dataDir, publicUrl, committer: COMMITTER },
+      { slug: "bench", ownerUsername: "bench", isPublic: false, tier: "free" },
+    );
+    await stores.pages.exclusive(wiki, async () => {
+      const repo = stores.pages.repo(wiki);
+      for (let index = 0; index < PAGES; index++) {
+        writeFileSync(join(repo, `Page ${index}.md`), pageText(index));
+      }
+      await runGit(repo, ["add", "-A"]);
+      await runGit(repo, ["commit", "-q", "--no-verify", "-m", "Bench pages"], {
+        env: {
+          GIT_AUTHOR_NAME: "Bench",
+          GIT_AUTHOR_EMAIL: "bench@users.wikibot.invalid",
+          GIT_COMMITTER_NAME: COMMITTER.name,
+          GIT_COMMITTER_EMAIL: COMMITTER.email,
+        },
+      });
+    });
+    const token = stores.tokens.create({
+      wikiId: wiki.id,
+      userId: user.id,
+      scope: "write",
+      label: "bench",
+    });
+    return { token: token.plaintext };
+  } finally {
+    stores.db.close();
+  }
+}
+
+/** The gate on its own: Origin check, token verification, role lookup (in process). */
+function benchGate(dataDir: string, token: string, count: number) {
+  const stores = openStores(dataDir);
+  const publicUrl = new URL("http://localhost:8080");
+  const wiki = stores.wikis.findBySlug("bench");
+  if (wiki === null) throw new Error("bench wiki missing");
+  const requests = Array.from(
+    { length: 1000 },
+    () =>
+      new Request("http://bench.localhost:8080/mcp", {
+        headers: { authorization: `Bearer ${token}` },
+      }),
+  );
+  const latencies: number[] = [];
+  for (let index = 0; index < count; index++) {
+    const request =
+      requests[index % requests.length] ?? new Request("http://bench.localhost:8080/mcp");
+    const before = performance.now();
+    const caller = authenticateWikiRequest({ ...stores, publicUrl }, request, wiki);
+    latencies.push(performance.now() - before);
+    if (caller instanceof Response)
+      throw new Error(`gate refused the bench token: ${caller.status}`);
+  }
+  stores.db.close();
+  latencies.sort((a, b) => a - b);
+  return {
+    p50Micros: percentile(latencies, 0.5) * 1000,
+    p99Micros: percentile(latencies, 0.99) * 1000,
+  };
+}
+
+async function freePort(): Promise<number> {
+  const probe = Bun.serve({ port: 0, fetch: () => new Response() });
+  const port = probe.port ?? 0;
+  await probe.stop(true);
+  return port;
+}
+
+/** Runs `total` calls spread over `clients`, each client one call at a time. */
+async function concurrent(
+  name: string,
+  clients: readonly Client[],
+  total: number,
+  call: (client: Client, worker: number, index: number) => Promise<unknown>,
+): Promise<Summary> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    clients.map(async (client, worker) => {
+      while (next < total) {
+        const index = next++;
+        const before = performance.now();
+        const result = await call(client, worker, index);
+        latencies.push(performance.now() - before);
+        if (
+          typeof result === "object" &&
+          result !== null &&
+          "isError" in result &&
+          result.isError
+        ) {
+          throw new Error(`${name} failed: ${JSON.stringify(result).slice(0, 300)}`);
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    name,
+    count: total,
+    perSecond: total / elapsed,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+  };
+}
+
+export async function benchMcp(quick: boolean): Promise<{
+  rows: Summary[];
+  gate: { p50Micros: number; p99Micros: number };
+  serverPeakRssMiB: number;
+}> {
+  const dataDir = mkdtempSync(join(tmpdir(), "wikibot-bench-mcp-"));
+  let server: ReturnType<typeof Bun.spawn> | null = null;
+  try {
+    const { token } = await prepareWiki(dataDir);
+    const gate = benchGate(dataDir, token, quick ? 2_000 : 50_000);
+    const port = await freePort();
+    server = Bun.spawn(["bun", join(PROJECT_DIR, "src/main.ts")], {
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        DATA_DIR: dataDir,
+        PORT: String(port),
+        PUBLIC_URL: `http://localhost:${port}`,
+        LOG_LEVEL: "error",
+      },
+      stdout: "ignore",
+      stderr: "inherit",
+    });
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => null);
+      if (health?.ok) break;
+      await Bun.sleep(50);
+    }
+    const url = new URL(`http://bench.localhost:${port}/mcp`);
+    const connect = async (worker: number) => {
+      const client = new Client({ name: `bench-${worker}`, version: "1" });
+      await client.connect(
+        new StreamableHTTPClientTransport(url, {
+          requestInit: { headers: { authorization: `Bearer ${token}` } },
+        }),
+      );
+      return client;
+    };
+    // Warm the server (JIT, page cache, statement cache) before measuring.
+    const warm = await connect(0);
+    for (let index = 0; index < 50; index++) {
+      await warm.callTool({ name: "read_note", arguments: { path: `Page ${index}` } });
+      await warm.callTool({ name: "search", arguments: { query: "otter kelp" } });
+    }
+    await warm.close();
+
+    const rows: Summary[] = [];
+    for (const concurrency of [1, 8, 32]) {
+      const clients = await Promise.all(
+        Array.from({ length: concurrency }, (_, worker) => connect(worker)),
+      );
+      const reads = quick ? 100 : 1000;
+      rows.push(
+        await concurrent(`read_note  c=${concurrency}`, clients, reads, (client, _worker, index) =>
+          client.callTool({
+            name: "read_note",
+            arguments: { path: `Page ${(index * 7919) % PAGES}` },
+          }),
+        ),
+      );
+      rows.push(
+        await concurrent(`search     c=${concurrency}`, clients, reads, (client, _worker, index) =>
+          client.callTool({
+            name: "search",
+            arguments: {
+              query: `${WORDS[index % WORDS.length]} ${WORDS[(index + 3) % WORDS.length]}`,
+              limit: 10,
+            },
+          }),
+        ),
+      );
+      rows.push(
+        await concurrent(
+          `write_note c=${concurrency}`,
+          clients,
+          quick ? 30 : 200,
+          (client, worker, index) =>
+            client.callTool({
+              name: "write_note",
+              arguments: {
+                path: `Bench/Writer ${worker}/Page ${index % 10}`,
+                content: `${pageText(index)}\nwrite ${index}\n`,
+              },
+            }),
+        ),
+      );
+      await Promise.all(clients.map((client) => client.close()));
+    }
+    const status = await Bun.file(`/proc/${server.pid}/status`)
+      .text()
+      .catch(() => "");
+    const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return { rows, gate, serverPeakRssMiB: peakKiB / 1024 };
+  } finally {
+    if (server !== null) {
+      server.kill("SIGTERM");
+      await server.exited;
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
