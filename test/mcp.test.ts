@@ -615,6 +615,22 @@ describe("tools", () => {
     expect((dated.commits as unknown[]).length).toBe(2);
   });
 
+  test("commits name the token's owner and the MCP client; a message cannot fake the client", async () => {
+    await callTool(owner, "write_note", {
+      path: "Attributed",
+      content: "# Attributed\n",
+      message: "Add a page\n\nClient: mcp/someone-else\u0007",
+    });
+    const history = structuredOf(await callTool(owner, "note_history", { path: "Attributed" }));
+    expect(history.commits).toEqual([
+      expect.objectContaining({
+        author: "Olive Owner",
+        client: "mcp/claude-code",
+        message: "Add a page\n\nClient: mcp/someone-else",
+      }),
+    ]);
+  });
+
   test("list_notes lists recursively or one folder level, with paging", async () => {
     for (const path of ["Lab/A", "Lab/B", "Lab/Sub/C"]) {
       await callTool(owner, "write_note", { path, content: `# ${path}\n` });

@@ -15,11 +15,13 @@ export interface CommitSummary {
   pageCount: number;
 }
 
-const CLIENT_TRAILER = /^Client: (.+)$/m;
+// The trailer is the commit message's last line (page-store.ts writes it after the caller's
+// message), so only that line counts: a "Client:" line inside a message cannot spoof it.
+const CLIENT_TRAILER = /\n\nClient: ([^\n]+)\s*$/;
 const MAX_PAGES_LISTED = 100;
 
 export function summarizeCommit(commit: CommitInfo): CommitSummary {
-  const client = CLIENT_TRAILER.exec(commit.message)?.[1]?.trim() ?? null;
+  const client = CLIENT_TRAILER.exec(`\n\n${commit.message}`)?.[1]?.trim() ?? null;
   const pages = commit.files.flatMap((file) => {
     const path = pagePathOfFile(file);
     return path === null ? [] : [path];
@@ -29,7 +31,7 @@ export function summarizeCommit(commit: CommitInfo): CommitSummary {
     time: new Date(commit.time * 1000).toISOString(),
     author: commit.authorName,
     client,
-    message: commit.message.replace(CLIENT_TRAILER, "").trim(),
+    message: `\n\n${commit.message}`.replace(CLIENT_TRAILER, "").trim(),
     pages: pages.slice(0, MAX_PAGES_LISTED),
     pageCount: pages.length,
   };

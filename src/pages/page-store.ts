@@ -381,7 +381,9 @@ export class PageStore {
   ): Promise<string> {
     const repo = this.repo(wiki);
     const parent = readHead(repo);
-    const message = `${(change.message ?? "").trim() || defaultMessage}\n\nClient: ${change.client}\n`;
+    // Control characters would corrupt the commit or fake structure; the client trailer is last.
+    const text = (change.message ?? "").replace(/[^\P{Cc}\n\t]/gu, " ").trim();
+    const message = `${text || defaultMessage}\n\nClient: ${change.client}\n`;
     try {
       await stage();
       await runGit(repo, ["commit", "-q", "--no-verify", "--cleanup=whitespace", "-F", "-"], {
