@@ -75,3 +75,33 @@ CREATE TABLE reindex_queue (
   enqueued_at INTEGER NOT NULL,
   PRIMARY KEY (wiki_id, path)
 ) STRICT;
+
+-- migration: 2
+-- Browser sessions (DESIGN §5): `sess_<id>.<secret>`; only SHA-256(secret) is kept. Signing in
+-- makes an apex session (wiki_id NULL). The per-host handshake mints a wiki-host session from
+-- it, scoped to one wiki; deleting the apex session (sign-out) deletes those with it.
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  parent_id TEXT REFERENCES sessions(id) ON DELETE CASCADE,
+  wiki_id INTEGER REFERENCES wikis(id) ON DELETE CASCADE,
+  secret_hash BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  CHECK ((parent_id IS NULL) = (wiki_id IS NULL))
+) STRICT;
+CREATE INDEX sessions_by_user ON sessions(user_id);
+CREATE INDEX sessions_by_parent ON sessions(parent_id);
+CREATE INDEX sessions_by_expiry ON sessions(expires_at);
+
+-- One-time codes of the handshake: `handoff_<id>.<secret>`, valid 60 s, redeemed once, bound to
+-- the apex session, the wiki and the browser's handshake state (only hashes are kept).
+CREATE TABLE session_handoffs (
+  id TEXT PRIMARY KEY,
+  session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  wiki_id INTEGER NOT NULL REFERENCES wikis(id) ON DELETE CASCADE,
+  secret_hash BLOB NOT NULL,
+  state_hash BLOB NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX session_handoffs_by_expiry ON session_handoffs(expires_at);

@@ -4,6 +4,7 @@
  * describes the responses the server really sends.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { rmSync } from "node:fs";
 import SwaggerParser from "@apidevtools/swagger-parser";
 import Ajv2020 from "ajv/dist/2020.js";
 import { apiRoutes } from "../src/api/routes.ts";
@@ -381,13 +382,15 @@ describe("OpenAPI", () => {
       }
     }
     const served = new Set<string>();
-    const stores = openStores(makeDataDir());
+    const dataDir = makeDataDir();
+    const stores = openStores(dataDir);
     const routes = apiRoutes({
       ...stores,
       publicUrl: new URL("http://localhost:8080"),
       maxBodyBytes: 1024,
     }).routes;
     stores.db.close();
+    rmSync(dataDir, { recursive: true, force: true });
     for (const route of routes) {
       const path = route.path.replace(/^\/api\/v1/, "") || "/";
       if (path === "/pages/*") {

@@ -20,6 +20,8 @@ Environment (set by the Bun server per wiki process):
   WIKIBOT_COMMITTER_EMAIL  optional  (default: wikibot@localhost)
   WIKIBOT_COOKIE_SECURE    optional  "true" when the public URL is https (default: false)
   WIKIBOT_LOG_LEVEL        optional  DEBUG / INFO / WARNING / ERROR (default: INFO)
+  WIKIBOT_ANONYMOUS_EMAIL  optional  the email the proxy sends for anonymous readers; they
+                                     get a "Sign in" link, everyone else a "Sign out" link
 
 Otterwiki lets any environment variable named like a config key (DEBUG, SERVER_NAME,
 SECRET_KEY, ...) override the settings file, and git obeys GIT_DIR & co. So before the
@@ -95,6 +97,8 @@ def _write_settings(state_dir):
 
 
 def _configure_environment():
+    global _anonymous_email
+    _anonymous_email = os.environ.get("WIKIBOT_ANONYMOUS_EMAIL") or None
     state_dir = os.path.abspath(_required("WIKIBOT_STATE_DIR"))
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
     settings_path, settings = _write_settings(state_dir)
@@ -120,18 +124,51 @@ def _decode_identity(value):
     return _UNSAFE_IN_IDENT.sub("", unquote(value, encoding="utf-8", errors="replace")).strip()
 
 
+_anonymous_email = None
 _settings = _configure_environment()
+
+from otterwiki.plugins import hookimpl, plugin_manager  # noqa: E402  (after the settings)
+
+
+class _AccountLink:
+    """Proxy mode hides Otterwiki's login and logout links; wikibot answers both routes."""
+
+    @hookimpl
+    def template_html_body_inject(self, page):
+        from flask_login import current_user
+
+        if _anonymous_email is None or not current_user.is_authenticated:
+            return None
+        signed_out = current_user.email == _anonymous_email
+        href, label = ("/-/login", "Sign in") if signed_out else ("/-/logout", "Sign out")
+        return (
+            '<a id="wikibot-account" href="%s" style="position:fixed;right:1rem;bottom:1rem;'
+            "z-index:100;padding:.3rem .8rem;border-radius:1rem;background:#1e88e5;color:#fff;"
+            'font-size:.85rem;text-decoration:none">%s</a>' % (href, label)
+        )
+
+
+plugin_manager.register(_AccountLink(), name="wikibot-account-link")
 
 from otterwiki.server import app as otterwiki_app  # noqa: E402  (must follow the settings)
 
-# Preferences rows in the db override the settings file; only ADMIN can write them, and
-# wikibot never grants ADMIN, but the page-to-file mapping must not drift regardless.
-otterwiki_app.config["RETAIN_PAGE_NAME_CASE"] = _settings["RETAIN_PAGE_NAME_CASE"]
-otterwiki_app.config["GIT_WEB_SERVER"] = _settings["GIT_WEB_SERVER"]
+# Preferences rows in the db override the settings file, and an owner (ADMIN) can write some
+# of them from the site settings. These must hold whatever is saved there: the page-to-file
+# mapping, no git server or remotes inside the process, and no SERVER_NAME (Flask would stop
+# matching the wiki's host). Re-applied on every request because a saved form reloads them.
+_PINNED = {
+    "RETAIN_PAGE_NAME_CASE": _settings["RETAIN_PAGE_NAME_CASE"],
+    "GIT_WEB_SERVER": False,
+    "GIT_REMOTE_PUSH_ENABLED": False,
+    "GIT_REMOTE_PULL_ENABLED": False,
+    "SERVER_NAME": None,
+}
+otterwiki_app.config.update(_PINNED)
 
 
 def app(environ, start_response):
     """Otterwiki with the x-otterwiki-name/-email headers percent-decoded (UTF-8)."""
+    otterwiki_app.config.update(_PINNED)
     for key in _IDENTITY_ENVIRON_KEYS:
         if key in environ:
             environ[key] = _decode_identity(environ[key])

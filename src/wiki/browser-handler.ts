@@ -1,0 +1,390 @@
+/**
+ * The browser on a wiki host (DESIGN §1, §5): everything that is not MCP, OAuth, REST or git is
+ * this fetch handler. It resolves the visitor from the wiki host's own session cookie (running
+ * the per-host handshake when there is none), answers Otterwiki's account routes itself,
+ * refuses blocked routes and writes by people who may only read, and forwards the rest to the
+ * wiki's Otterwiki process with identity headers of our making. Every forwarded non-GET runs
+ * under the wiki's write gate, so the page index catches up before the gate opens; saves are
+ * first checked for a lost update (save-guard.ts).
+ */
+
+import {
+  answerHandoffAtWiki,
+  bounceThroughApex,
+  CHECKED_MAX_AGE,
+  signInUrl,
+  wikiOrigin,
+} from "../auth/session/handoff.ts";
+import type { Session, SessionService } from "../auth/session/session.ts";
+import {
+  clearCookie,
+  cookiePolicyFor,
+  readCookie,
+  serializeCookie,
+  sessionOrigin,
+} from "../auth/session/session-cookie.ts";
+import type { User, UserStore } from "../auth/user-store.ts";
+import { ANONYMOUS, type Principal } from "../auth/wiki-access.ts";
+import { wikiOf } from "../http/request-context.ts";
+import { errorFields, type Logger } from "../lib/log.ts";
+import { checkPagePath } from "../pages/page-path.ts";
+import type { PageStore } from "../pages/page-store.ts";
+import type { Wiki, WikiStore } from "../wikis/wiki-store.ts";
+import { BrowserError, browserErrorResponse } from "./browser-error.ts";
+import { type BrowserIdentity, browserIdentityOf, identityHeaders } from "./identity.ts";
+import type { Lease, OtterwikiPool } from "./process-pool.ts";
+import { clientResponse, sendToOtterwiki, type UpstreamRequest } from "./proxy.ts";
+import {
+  classifyBrowserRoute,
+  isEditorRequest,
+  isReadOnlyPost,
+  normalizeWikiPath,
+  pageUrlPath,
+} from "./route-policy.ts";
+import { addBaseRevision, BASE_REVISION_FIELD, checkSave } from "./save-guard.ts";
+
+export interface BrowserHandlerDeps {
+  pool: Pick<OtterwikiPool, "acquire">;
+  pages: PageStore;
+  users: Pick<UserStore, "findById">;
+  wikis: WikiStore;
+  sessions: SessionService;
+  publicUrl: URL;
+  maxBodyBytes: number;
+  logger: Logger;
+}
+
+interface Visitor {
+  session: Session | null;
+  user: User | null;
+  /** Set-Cookie values the response must carry (e.g. clearing a dead session cookie). */
+  cookies: string[];
+}
+
+const FORWARDED_METHODS = new Set(["GET", "HEAD", "POST"]);
+
+export function createBrowserHandler(deps: BrowserHandlerDeps) {
+  const policy = cookiePolicyFor(deps.publicUrl);
+  const publicProtocol = deps.publicUrl.protocol === "https:" ? "https" : "http";
+
+  function visitorOf(request: Request, wiki: Wiki): Visitor {
+    const token = readCookie(request, "wiki-session", policy);
+    if (token === null) return { session: null, user: null, cookies: [] };
+    const session = deps.sessions.validateSessionToken(token, { kind: "wiki", wikiId: wiki.id });
+    const user = session === null ? null : deps.users.findById(session.userId);
+    if (session === null || user === null)
+      return { session: null, user: null, cookies: [clearCookie("wiki-session", policy)] };
+    return { session, user, cookies: [] };
+  }
+
+  async function handle(request: Request): Promise<Response> {
+    const wiki = wikiOf(request);
+    const url = new URL(request.url);
+    const normalized = normalizeWikiPath(url.pathname);
+    if (normalized === null)
+      throw new BrowserError(400, "This address is not valid", "Its path cannot be decoded.");
+    if (!FORWARDED_METHODS.has(request.method))
+      throw new BrowserError(405, "Method not allowed", `${request.method} is not used here.`, {
+        headers: { allow: "GET, HEAD, POST" },
+      });
+    const route = classifyBrowserRoute(request.method, url, normalized);
+    const origin = wikiOrigin(deps.publicUrl, wiki.slug);
+
+    switch (route.kind) {
+      case "handoff":
+        return answerHandoffAtWiki(deps, wiki, request);
+      case "blocked":
+        throw new BrowserError(
+          403,
+          "Not available on this wiki",
+          "wikibot manages this wiki's repository, members and git access itself; Otterwiki's own pages for them are switched off.",
+          { links: [{ href: "/", label: "Back to the wiki" }] },
+        );
+      case "sign-in":
+        return bounceThroughApex(deps, wiki, route.next, {
+          login: true,
+          extraCookies: [clearCookie("checked", policy)],
+        });
+      case "sign-out":
+        return signOut(request, wiki, origin);
+      case "account":
+        return redirect(`${sessionOrigin(deps.publicUrl)}/app/`);
+      case "save":
+      case "otterwiki":
+        break;
+    }
+
+    const visitor = visitorOf(request, wiki);
+    const principal: Principal =
+      visitor.user === null
+        ? ANONYMOUS
+        : {
+            user: visitor.user,
+            role: deps.wikis.roleOf(wiki.id, visitor.user.id),
+            scope: "write",
+            tokenId: null,
+          };
+    const identity = browserIdentityOf(wiki, principal);
+    const navigation = isNavigation(request);
+    const returnPath = url.pathname + url.search;
+
+    if (identity === null) {
+      if (visitor.user !== null) {
+        throw new BrowserError(
+          403,
+          "You have no access to this wiki",
+          `You are signed in as ${visitor.user.handle}, who is not a member of “${wiki.name}”. Ask its owner to invite you.`,
+          { links: [{ href: "/-/logout", label: "Sign in as someone else" }] },
+        );
+      }
+      // Ask the apex first: the visitor may be signed in there already.
+      if (navigation)
+        return bounceThroughApex(deps, wiki, returnPath, {
+          login: false,
+          extraCookies: visitor.cookies,
+        });
+      if (request.method === "GET" || request.method === "HEAD")
+        return redirect(signInUrl(deps.publicUrl, `${origin}${returnPath}`), visitor.cookies);
+      throw new BrowserError(401, "Please sign in", "This wiki is private.");
+    }
+    if (visitor.user === null && navigation && readCookie(request, "checked", policy) === null) {
+      return bounceThroughApex(deps, wiki, returnPath, {
+        login: false,
+        extraCookies: visitor.cookies,
+      });
+    }
+
+    const reading = request.method === "GET" || request.method === "HEAD";
+    if (!reading && !identity.canWrite && !isReadOnlyPost(normalized)) {
+      throw new BrowserError(
+        403,
+        "This wiki is read-only for you",
+        wiki.tier === "lapsed"
+          ? "Its plan has lapsed, so nobody can change it until the owner renews it. Reading works as before."
+          : "You can read this wiki but not change it. Ask its owner for the editor role.",
+        { links: [{ href: "/", label: "Back to the wiki" }] },
+      );
+    }
+    const body = reading ? null : await readBodyWithin(request, deps.maxBodyBytes);
+    if (body === null && !reading) {
+      throw new BrowserError(
+        413,
+        "This upload is too large",
+        `Requests are limited to ${deps.maxBodyBytes} bytes.`,
+      );
+    }
+    const upstream: UpstreamRequest = {
+      method: request.method,
+      pathAndQuery: returnPath,
+      clientHeaders: request.headers,
+      body,
+      publicHost: new URL(origin).host,
+      publicProtocol,
+      identity: identityHeaders(identity),
+    };
+    const editor = isEditorRequest(url, normalized);
+    const editorRevision = editor ? await currentRevisionOf(wiki, url) : "";
+
+    if (reading) return forward(wiki, upstream, visitor.cookies, editor, editorRevision, url);
+    return deps.pages.exclusive(wiki, async () => {
+      if (route.kind === "save") {
+        const checked = await guardSave(wiki, route.pagePath, upstream, identity);
+        if (checked !== null) return checked;
+      }
+      return forward(wiki, upstream, visitor.cookies, editor, editorRevision, url);
+    });
+  }
+
+  /** Forwards with a lease on the process; a GET whose connection fails is retried once. */
+  async function forward(
+    wiki: Wiki,
+    upstream: UpstreamRequest,
+    cookies: string[],
+    editor: boolean,
+    editorRevision: string,
+    url: URL,
+  ): Promise<Response> {
+    const idempotent = upstream.method !== "POST";
+    for (let attempt = 1; ; attempt++) {
+      const lease = await deps.pool.acquire(wiki);
+      let response: Response;
+      try {
+        response = await sendToOtterwiki(lease.socket, upstream);
+      } catch (error) {
+        deps.logger.warn("otterwiki request failed", { wiki: wiki.slug, ...errorFields(error) });
+        lease.reportBroken();
+        if (idempotent && attempt === 1) continue;
+        throw new BrowserError(
+          502,
+          "The wiki's page server stopped while answering",
+          idempotent
+            ? "It is being restarted; please reload."
+            : "Your change may or may not have been saved. Check the page's history before trying again.",
+          { links: [{ href: "/-/changelog", label: "Recent changes" }] },
+        );
+      }
+      if (editor && response.status === 200)
+        return injectBaseRevision(response, lease, cookies, editorRevision, url);
+      return clientResponse(response, lease.release, cookies);
+    }
+  }
+
+  async function injectBaseRevision(
+    response: Response,
+    lease: Lease,
+    cookies: string[],
+    currentRevision: string,
+    url: URL,
+  ): Promise<Response> {
+    let html: string;
+    try {
+      html = await response.text();
+    } finally {
+      lease.release();
+    }
+    const rewritten = addBaseRevision(html, {
+      currentRevision,
+      editingOldRevision: /\/edit\/[0-9a-f]+\/?$/i.test(url.pathname),
+    });
+    const headers = new Headers(response.headers);
+    headers.delete("content-length");
+    headers.delete("content-encoding");
+    const passed = clientResponse(
+      new Response(rewritten, { status: response.status, headers }),
+      () => undefined,
+      cookies,
+    );
+    return passed;
+  }
+
+  /** The page's revision now ("" when it does not exist), for the editor's base field. */
+  async function currentRevisionOf(wiki: Wiki, url: URL): Promise<string> {
+    const decoded = decodeURIComponent(url.pathname).replace(/\/edit(?:\/[0-9a-f]+)?\/?$/i, "");
+    const check = checkPagePath(decoded.replace(/^\/+/, "") || "Home");
+    if (!check.ok) return "";
+    await deps.pages.ensureReady(wiki);
+    return deps.pages.index.get(wiki.id, check.path)?.revision ?? "";
+  }
+
+  /** Null: forward the (possibly merged) save; a Response: the save is refused. */
+  async function guardSave(
+    wiki: Wiki,
+    rawPagePath: string,
+    upstream: UpstreamRequest,
+    identity: BrowserIdentity,
+  ): Promise<Response | null> {
+    const check = checkPagePath(rawPagePath);
+    if (!check.ok) {
+      throw new BrowserError(400, "This page name cannot be saved", check.reason, {
+        links: [{ href: "/", label: "Back to the wiki" }],
+      });
+    }
+    const contentType = upstream.clientHeaders.get("content-type") ?? "";
+    if (!contentType.startsWith("application/x-www-form-urlencoded")) {
+      throw new BrowserError(415, "Saves must come from the editor's form", "");
+    }
+    const form = new URLSearchParams(new TextDecoder().decode(upstream.body ?? new Uint8Array()));
+    const base = form.get(BASE_REVISION_FIELD);
+    form.delete(BASE_REVISION_FIELD);
+    const submitted = form.get("content") ?? "";
+    const result = await checkSave(deps.pages.repo(wiki), `${check.path}.md`, base, submitted);
+    const pageUrl = pageUrlPath(check.path);
+    switch (result.kind) {
+      case "unchanged":
+        upstream.body = new TextEncoder().encode(form.toString());
+        return null;
+      case "merged":
+        deps.logger.info("browser save merged with a newer revision", {
+          wiki: wiki.slug,
+          page: check.path,
+          author: identity.email,
+        });
+        form.set("content", result.content);
+        upstream.body = new TextEncoder().encode(form.toString());
+        return null;
+      case "conflict": {
+        const links = [
+          { href: `${pageUrl}?edit`, label: "Open the editor on the current version" },
+        ];
+        if (result.baseRevision && result.currentRevision)
+          links.unshift({
+            href: `${pageUrl}/diff/${result.baseRevision}/${result.currentRevision}`,
+            label: "See what changed since you started editing",
+          });
+        links.push({ href: `${pageUrl}/history`, label: "Page history" });
+        throw new BrowserError(
+          409,
+          "This page changed while you were editing",
+          conflictDetail(result.reason),
+          { links, returnedText: submitted },
+        );
+      }
+    }
+  }
+
+  function signOut(request: Request, wiki: Wiki, origin: string): Response {
+    const visitor = visitorOf(request, wiki);
+    if (visitor.session !== null) deps.sessions.invalidateSession(visitor.session.id);
+    return redirect(
+      `${sessionOrigin(deps.publicUrl)}/auth/logout?return_to=${encodeURIComponent(`${origin}/`)}`,
+      [
+        clearCookie("wiki-session", policy),
+        serializeCookie("checked", policy, "1", CHECKED_MAX_AGE),
+      ],
+    );
+  }
+
+  return async (request: Request): Promise<Response> => {
+    try {
+      return await handle(request);
+    } catch (error) {
+      return browserErrorResponse(error, deps.logger, URL.parse(request.url)?.pathname ?? "/");
+    }
+  };
+}
+
+function conflictDetail(reason: "overlapping" | "deleted" | "unknown-base" | "no-base"): string {
+  switch (reason) {
+    case "overlapping":
+      return "Someone else (a person, an agent or a git push) changed the same lines since you opened the editor. Your version was not saved, so their change is not lost. Compare, then edit the current version.";
+    case "deleted":
+      return "The page was deleted or moved since you opened the editor. Your version was not saved.";
+    case "unknown-base":
+      return "The version you started from is not in this wiki's history any more. Your version was not saved.";
+    case "no-base":
+      return "This save did not say which version it was based on, so it could overwrite someone else's change. Open the editor again and save from there.";
+  }
+}
+
+/** A browser navigating to a page (not a script, an image or a non-browser client). */
+function isNavigation(request: Request): boolean {
+  return (
+    request.method === "GET" &&
+    request.headers.get("sec-fetch-mode") === "navigate" &&
+    (request.headers.get("sec-fetch-dest") ?? "document") === "document"
+  );
+}
+
+function redirect(location: string, cookies: readonly string[] = []): Response {
+  const headers = new Headers({ location, "cache-control": "no-store" });
+  for (const cookie of cookies) headers.append("set-cookie", cookie);
+  return new Response(null, { status: 302, headers });
+}
+
+/** The whole body, or null once it passes `limit` bytes (declared or streamed). */
+async function readBodyWithin(
+  request: Request,
+  limit: number,
+): Promise<Uint8Array<ArrayBuffer> | null> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (!Number.isFinite(declared) || declared > limit) return null;
+  if (request.body === null) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of request.body) {
+    total += chunk.byteLength;
+    if (total > limit) return null;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,153 @@
+/**
+ * Forwarding one request to an Otterwiki socket and its answer back. Hop-by-hop headers are
+ * dropped both ways (RFC 9110 §7.6.1), and so is every client header that could speak for us:
+ * `x-otterwiki-*` (Otterwiki trusts them blindly), `x-forwarded-*`/`forwarded`, credentials
+ * and our own cookies. Identity, Host and X-Forwarded-Proto come from the server alone.
+ * Bodies stream back untouched (`decompress: false` keeps Content-Encoding and the bytes).
+ */
+import { OUR_COOKIE_PATTERN } from "../auth/session/session-cookie.ts";
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/** Client headers never forwarded, beyond hop-by-hop ones. */
+const NOT_FORWARDED = new Set([
+  "host",
+  "content-length",
+  "authorization",
+  "cookie",
+  "forwarded",
+  "x-real-ip",
+]);
+
+function connectionListed(headers: Headers): Set<string> {
+  const listed = new Set<string>();
+  for (const token of (headers.get("connection") ?? "").split(",")) {
+    const name = token.trim().toLowerCase();
+    if (name !== "") listed.add(name);
+  }
+  return listed;
+}
+
+export interface UpstreamRequest {
+  method: string;
+  /** Path and query exactly as the client sent them. */
+  pathAndQuery: string;
+  clientHeaders: Headers;
+  body: Uint8Array<ArrayBuffer> | null;
+  /** The public host of the wiki, e.g. `demo.wikibot.example`. */
+  publicHost: string;
+  /** `https` when PUBLIC_URL is https (TLS ends before us). */
+  publicProtocol: "http" | "https";
+  identity: [string, string][];
+}
+
+export function upstreamHeaders(request: UpstreamRequest): Headers {
+  const listed = connectionListed(request.clientHeaders);
+  const headers = new Headers();
+  for (const [name, value] of request.clientHeaders) {
+    if (HOP_BY_HOP.has(name) || listed.has(name) || NOT_FORWARDED.has(name)) continue;
+    if (name.startsWith("x-otterwiki-") || name.startsWith("x-forwarded-")) continue;
+    headers.append(name, value);
+  }
+  const cookies = forwardedCookies(request.clientHeaders.get("cookie"));
+  if (cookies !== "") headers.set("cookie", cookies);
+  // gunicorn trusts X-Forwarded-Proto from unix-socket peers; Flask-WTF then applies its
+  // https Referer rule against the public Host (notes/otterwiki.md).
+  headers.set("x-forwarded-proto", request.publicProtocol);
+  for (const [name, value] of request.identity) headers.set(name, value);
+  return headers;
+}
+
+/** The Cookie header minus our own cookies: a session token has no business in Otterwiki. */
+export function forwardedCookies(header: string | null): string {
+  if (header === null) return "";
+  return header
+    .split(";")
+    .map((part) => part.trim())
+    .filter((part) => {
+      const name = part.slice(0, Math.max(0, part.indexOf("="))).trim();
+      return part !== "" && !OUR_COOKIE_PATTERN.test(name);
+    })
+    .join("; ");
+}
+
+/** Sends the request to the socket; throws only when the socket itself fails. */
+export function sendToOtterwiki(socket: string, request: UpstreamRequest): Promise<Response> {
+  return fetch(`http://${request.publicHost}${request.pathAndQuery}`, {
+    unix: socket,
+    method: request.method,
+    headers: upstreamHeaders(request),
+    body: request.body,
+    redirect: "manual",
+    decompress: false,
+  });
+}
+
+/** Otterwiki's response for the client: hop-by-hop headers dropped, `onDone` once the body ends. */
+export function clientResponse(
+  upstream: Response,
+  onDone: () => void,
+  extraCookies: readonly string[] = [],
+): Response {
+  const listed = connectionListed(upstream.headers);
+  const headers = new Headers();
+  for (const [name, value] of upstream.headers) {
+    if (HOP_BY_HOP.has(name) || listed.has(name) || name === "set-cookie") continue;
+    headers.append(name, value);
+  }
+  for (const cookie of upstream.headers.getSetCookie()) headers.append("set-cookie", cookie);
+  for (const cookie of extraCookies) headers.append("set-cookie", cookie);
+  // Pages differ per signed-in user; no shared cache may keep one.
+  if (!headers.has("cache-control") && (headers.get("content-type") ?? "").startsWith("text/html"))
+    headers.set("cache-control", "private, no-cache");
+  const init = { status: upstream.status, statusText: upstream.statusText, headers };
+  if (upstream.body === null) {
+    onDone();
+    return new Response(null, init);
+  }
+  return new Response(releaseWhenDone(upstream.body, onDone), init);
+}
+
+/** Passes the body through and calls `onDone` once: at its end, on error, or when the client goes away. */
+function releaseWhenDone(
+  body: ReadableStream<Uint8Array>,
+  onDone: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    onDone();
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          finish();
+          controller.close();
+          return;
+        }
+        controller.enqueue(value);
+      } catch (error) {
+        finish();
+        controller.error(error);
+      }
+    },
+    async cancel(reason) {
+      finish();
+      await reader.cancel(reason);
+    },
+  });
+}
