@@ -5,7 +5,6 @@
  */
 import { type AnyElysia, Elysia } from "elysia";
 import { type ApiDeps, apiRoutes } from "./api/routes.ts";
-import { type SessionRouteDeps, sessionRoutes } from "./auth/session/routes.ts";
 import { apexRoutes, type HealthReport } from "./http/apex-routes.ts";
 import { exceedsDeclaredLength } from "./http/body-limit.ts";
 import { resolveHost } from "./http/host.ts";
@@ -49,7 +48,7 @@ export function classifyWikiPath(path: string): WikiPathKind {
   return "browser";
 }
 
-export interface AppDeps extends ApiDeps, SessionRouteDeps {
+export interface AppDeps extends ApiDeps {
   wikiHandlers: WikiHostHandlers;
   logger: Logger;
   maxBodyBytes: number;
@@ -78,7 +77,7 @@ function hostApp(logger: Logger, routes: AnyElysia) {
 }
 
 export function createApp(deps: AppDeps): App {
-  const apex = hostApp(deps.logger, apexRoutes(deps).use(sessionRoutes(deps)));
+  const apex = hostApp(deps.logger, apexRoutes(deps));
   const wikiHost = hostApp(deps.logger, apiRoutes(deps));
 
   async function route(request: Request): Promise<Response> {
@@ -86,7 +85,7 @@ export function createApp(deps: AppDeps): App {
     if (target.kind === "malformed") return jsonError(400, "bad_host", target.reason);
     if (target.kind === "unknown")
       return jsonError(404, "unknown_host", "this host is not served here");
-    if (exceedsDeclaredLength(request, deps.maxBodyBytes) && !isGitPush(request)) {
+    if (exceedsDeclaredLength(request, deps.maxBodyBytes) && !isGitRpc(request)) {
       return jsonError(
         413,
         "body_too_large",
@@ -128,8 +127,13 @@ export function createApp(deps: AppDeps): App {
   };
 }
 
-function isGitPush(request: Request): boolean {
-  return request.method === "POST" && pathOf(request) === "/repo.git/git-receive-pack";
+/** Git RPC bodies stream into git, which enforces its own limits (src/git/routes.ts). */
+function isGitRpc(request: Request): boolean {
+  const path = pathOf(request);
+  return (
+    request.method === "POST" &&
+    (path === "/repo.git/git-receive-pack" || path === "/repo.git/git-upload-pack")
+  );
 }
 
 /** Bun builds request.url from the Host header, so a hostile Host can make it unparsable. */

@@ -29,12 +29,18 @@ export function gitEnvironment(extra: Record<string, string> = {}): Record<strin
   };
 }
 
-/** Flags placed before every subcommand: repos may be owned by another uid (git ≥ 2.39.4). */
+/**
+ * Flags placed before every subcommand: repos may be owned by another uid (git ≥ 2.39.4), and a
+ * symlink that arrives by push is checked out as a plain file holding its target
+ * (config/core.adoc `core.symlinks`), so nothing reading the working tree follows it out.
+ */
 export const GIT_BASE_FLAGS: readonly string[] = [
   "-c",
   "safe.directory=*",
   "-c",
   "core.quotePath=false",
+  "-c",
+  "core.symlinks=false",
 ];
 
 export interface GitResult {

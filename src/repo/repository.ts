@@ -16,6 +16,8 @@ const REPO_CONFIG: readonly [string, string][] = [
   ["gc.auto", "0"],
   ["receive.autogc", "false"],
   ["core.quotePath", "false"],
+  // Otterwiki reads this repo with its own git: pushed symlinks stay plain files for it too.
+  ["core.symlinks", "false"],
   ["user.name", "wikibot"],
   ["user.email", "wikibot@localhost"],
 ];
