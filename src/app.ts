@@ -5,6 +5,7 @@
  */
 import { type AnyElysia, Elysia } from "elysia";
 import { type ApiDeps, apiRoutes } from "./api/routes.ts";
+import { type SessionRouteDeps, sessionRoutes } from "./auth/session/routes.ts";
 import { apexRoutes, type HealthReport } from "./http/apex-routes.ts";
 import { exceedsDeclaredLength } from "./http/body-limit.ts";
 import { resolveHost } from "./http/host.ts";
@@ -48,7 +49,7 @@ export function classifyWikiPath(path: string): WikiPathKind {
   return "browser";
 }
 
-export interface AppDeps extends ApiDeps {
+export interface AppDeps extends ApiDeps, SessionRouteDeps {
   wikiHandlers: WikiHostHandlers;
   logger: Logger;
   maxBodyBytes: number;
@@ -77,7 +78,7 @@ function hostApp(logger: Logger, routes: AnyElysia) {
 }
 
 export function createApp(deps: AppDeps): App {
-  const apex = hostApp(deps.logger, apexRoutes(deps));
+  const apex = hostApp(deps.logger, apexRoutes(deps).use(sessionRoutes(deps)));
   const wikiHost = hostApp(deps.logger, apiRoutes(deps));
 
   async function route(request: Request): Promise<Response> {

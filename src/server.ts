@@ -6,6 +6,9 @@ import type { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createApp } from "./app.ts";
+import type { HandoffDeps } from "./auth/session/handoff.ts";
+import { SessionService } from "./auth/session/session.ts";
+import { SessionStore } from "./auth/session/session-store.ts";
 import { UserStore } from "./auth/user-store.ts";
 import { WikiTokenStore } from "./auth/wiki-token.ts";
 import type { Config } from "./config/config.ts";
@@ -16,6 +19,10 @@ import { createLogger, type Logger } from "./lib/log.ts";
 import { createMcpHandler } from "./mcp/handler.ts";
 import { PageStore } from "./pages/page-store.ts";
 import { WriteGate } from "./pages/write-gate.ts";
+import { createBrowserHandler } from "./wiki/browser-handler.ts";
+import { otterwikiLauncher } from "./wiki/launch.ts";
+import { reapStaleProcesses } from "./wiki/otterwiki-process.ts";
+import { OtterwikiPool } from "./wiki/process-pool.ts";
 import { WikiStore } from "./wikis/wiki-store.ts";
 
 export const COMMITTER = { name: "wikibot", email: "wikibot@users.wikibot.invalid" };
@@ -26,6 +33,8 @@ export interface RunningServer {
   readonly publicUrl: URL;
   readonly db: Database;
   readonly pages: PageStore;
+  /** Browser sessions: the test harness signs people in through them exactly as the login does. */
+  readonly browserSessions: HandoffDeps;
   /** Stops accepting, lets requests and writes in flight finish, then closes the database. */
   stop(): Promise<void>;
 }
@@ -45,10 +54,14 @@ export async function startServer(
   logger: Logger = createLogger(config.logLevel),
 ): Promise<RunningServer> {
   const dataDir = resolve(config.dataDir);
-  mkdirSync(join(dataDir, "run"), { recursive: true, mode: 0o700 });
+  const runDir = join(dataDir, "run");
+  mkdirSync(runDir, { recursive: true, mode: 0o700 });
   const stores = openStores(dataDir);
   const { gate, pages } = stores;
   const secrets = loadSecrets(dataDir);
+  const sessions = new SessionService(new SessionStore(stores.db));
+  const reaped = reapStaleProcesses(runDir);
+  if (reaped > 0) logger.warn("stopped Otterwiki processes left by a previous run", { reaped });
   const startedAt = Date.now();
   let stopping = false;
 
@@ -63,6 +76,19 @@ export async function startServer(
   let publicUrl = config.publicUrl;
   if (config.port === 0 && config.publicUrlIsDefault)
     publicUrl = new URL(`http://localhost:${port}`);
+  const pool = new OtterwikiPool({
+    max: config.wikiProcessesMax,
+    idleMs: config.wikiIdleSeconds * 1000,
+    launchFor: otterwikiLauncher({
+      dataDir,
+      runDir,
+      secrets,
+      committer: COMMITTER,
+      publicUrl,
+      logLevel: config.logLevel,
+    }),
+    logger,
+  });
 
   const health = () => {
     let dbOk = true;
@@ -76,11 +102,23 @@ export async function startServer(
       status: stopping ? "stopping" : dbOk ? "ok" : "degraded",
       db: dbOk ? "ok" : "error",
       writes_in_flight: gate.activeCount,
+      wiki_processes: pool.snapshot(),
       uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
     };
   };
+  const browser = createBrowserHandler({
+    pool,
+    pages,
+    users: stores.users,
+    wikis: stores.wikis,
+    sessions,
+    publicUrl,
+    maxBodyBytes: config.maxBodyBytes,
+    logger,
+  });
   const app = createApp({
     ...stores,
+    sessions,
     wikiHandlers: {
       mcp: createMcpHandler({
         ...stores,
@@ -101,7 +139,7 @@ export async function startServer(
         logger,
         disableIdleTimeout: (request) => server.timeout(request, 0),
       }),
-      browser: null,
+      browser,
     },
     pages,
     publicUrl,
@@ -118,11 +156,13 @@ export async function startServer(
     publicUrl,
     db: stores.db,
     pages,
+    browserSessions: { sessions, wikis: stores.wikis, publicUrl },
     async stop() {
       if (stopping) return;
       stopping = true;
       await server.stop();
       await gate.close();
+      await pool.close();
       stores.db.close();
       logger.info("stopped");
     },
