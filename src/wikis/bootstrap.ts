@@ -48,7 +48,7 @@ How this wiki is kept. Every agent that writes here should follow it.
 
 ## Linking and citing
 
-- Link pages with \`[[Page Name]]\` or \`[[Page Name|label]]\`.
+- Link pages with \`[[Page Name]]\`, or \`[[shown text|Page Name]]\` to show other text (the page comes last).
 - Cite sources inline with a Markdown link: \`[Author, Title (2024)](https://…)\`, and add a
   \`## Sources\` section at the end of the page listing them.
 - Say what is established, what is a claim, and what is your own inference.
