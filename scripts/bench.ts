@@ -2,6 +2,7 @@
  * `bun run bench [--quick]`: prints throughput, p50/p99 latency and peak RSS for the hot paths,
  * with reference figures measured in the same run. Nothing here asserts a timing.
  */
+import { benchGit } from "./bench/git.ts";
 import { benchMcp } from "./bench/mcp.ts";
 import { benchPageStore } from "./bench/page-store.ts";
 import { peakRssMiB, printTable } from "./bench/stats.ts";
@@ -39,5 +40,21 @@ console.log(
   `bearer gate (Origin + token + role, in process): p50 ${mcp.gate.p50Micros.toFixed(1)} µs, p99 ${mcp.gate.p99Micros.toFixed(1)} µs`,
 );
 console.log(`server peak RSS (VmHWM): ${mcp.serverPeakRssMiB.toFixed(1)} MiB`);
+
+console.log(
+  "\n## Git smart HTTP (server child process, 2,000-page 5,000-commit wiki, real git client)",
+);
+const gitBench = await benchGit(quick);
+printTable(gitBench.rows);
+console.log(
+  `clone over HTTP ÷ clone from the local path: ${gitBench.cloneRatio.toFixed(2)}× (hardlinks), ${gitBench.cloneRatioNoLocal.toFixed(2)}× (--no-local, which runs pack-objects as the server does); pack ${gitBench.packMiB.toFixed(1)} MiB`,
+);
+console.log(
+  `push of 100 changed pages over HTTP ÷ the same push to a local bare copy: ${gitBench.pushRatio.toFixed(2)}×`,
+);
+const big = gitBench.bigPush;
+console.log(
+  `${(big.bytes / 1e6).toFixed(0)} MB push: ${big.ms.toFixed(0)} ms (local bare copy: ${big.floorMs.toFixed(0)} ms); server RSS ${big.rssBeforeMiB.toFixed(1)} MiB before, peak ${big.rssPeakMiB.toFixed(1)} MiB during (VmHWM ${big.hwmMiB.toFixed(1)} MiB)`,
+);
 
 console.log(`\npeak RSS: ${peakRssMiB().toFixed(1)} MiB`);

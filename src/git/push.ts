@@ -83,39 +83,43 @@ async function spoolRequest(
   try {
     watchdog.touch();
     for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        throw new GitHttpError(
+          400,
+          "the push was interrupted before its data arrived",
+          {},
+          String(error),
+        );
+      }
+      if (chunk.done) break;
       watchdog.touch();
       const room = cap - bytes;
-      if (value.byteLength > room) {
-        sink.write(value.subarray(0, room));
+      if (chunk.value.byteLength > room) {
+        sink.write(chunk.value.subarray(0, room));
         bytes += room;
         truncated = true;
         await reader.cancel().catch(() => undefined);
         break;
       }
-      sink.write(value);
-      bytes += value.byteLength;
+      sink.write(chunk.value);
+      bytes += chunk.value.byteLength;
+    }
+    await sink.end();
+    if (watchdog.expired) {
+      throw new GitHttpError(
+        408,
+        `the push stalled: no data arrived for ${Math.round(deps.inactivityMs / 1000)} s`,
+      );
     }
   } catch (error) {
     await Promise.resolve(sink.end()).catch(() => undefined);
     rmSync(path, { force: true });
-    throw new GitHttpError(
-      400,
-      "the push was interrupted before its data arrived",
-      {},
-      String(error),
-    );
+    throw error;
   } finally {
     watchdog.stop();
-  }
-  await sink.end();
-  if (watchdog.expired) {
-    rmSync(path, { force: true });
-    throw new GitHttpError(
-      408,
-      `the push stalled: no data arrived for ${Math.round(deps.inactivityMs / 1000)} s`,
-    );
   }
   return { path, bytes, truncated };
 }

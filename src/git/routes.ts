@@ -164,7 +164,7 @@ export function createGitHandler(deps: GitHandlerDeps): (request: Request) => Pr
       return await route(request);
     } catch (error) {
       if (error instanceof GitHttpError) {
-        if (error.status === 401 || error.status === 403) {
+        if (error.status === 401 || error.status === 403 || error.detail !== null) {
           deps.logger.info("git request refused", {
             status: error.status,
             reason: error.detail ?? error.message,
