@@ -4,6 +4,7 @@
  * Usage: bun scripts/setup.ts [--quiet]
  */
 import { resolve } from "node:path";
+import { ensureChromium } from "./setup/chromium.ts";
 import { ensureOtterwiki } from "./setup/otterwiki.ts";
 
 const args = new Set(Bun.argv.slice(2));
@@ -18,6 +19,8 @@ const projectDir = resolve(import.meta.dir, "..");
 const started = performance.now();
 try {
   await ensureOtterwiki({ projectDir, quiet });
+  // CI must run the browser tests; elsewhere they say how to install Chromium.
+  if (Bun.env.CI === "true") await ensureChromium({ install: true, quiet });
 } catch (error) {
   console.error(`setup: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
