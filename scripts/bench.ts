@@ -7,6 +7,7 @@ import { benchMcp } from "./bench/mcp.ts";
 import { benchPageStore } from "./bench/page-store.ts";
 import { peakRssMiB, printTable } from "./bench/stats.ts";
 import { benchTokenVerification } from "./bench/tokens.ts";
+import { benchWiki } from "./bench/wiki.ts";
 
 const args = new Set(Bun.argv.slice(2));
 if (args.has("--help") || args.has("-h")) {
@@ -55,6 +56,28 @@ console.log(
 const big = gitBench.bigPush;
 console.log(
   `${(big.bytes / 1e6).toFixed(0)} MB push: ${big.ms.toFixed(0)} ms (local bare copy: ${big.floorMs.toFixed(0)} ms); server RSS ${big.rssBeforeMiB.toFixed(1)} MiB before, peak ${big.rssPeakMiB.toFixed(1)} MiB during (VmHWM ${big.hwmMiB.toFixed(1)} MiB)`,
+);
+
+console.log(
+  "\n## Browser wiki (server child process; Otterwiki page view through the proxy vs straight to its socket, interleaved)",
+);
+const wiki = await benchWiki(quick);
+printTable(wiki.rows);
+console.log(
+  `proxy ÷ straight: p50 ${wiki.ratioP50.toFixed(2)}×, p99 ${wiki.ratioP99.toFixed(2)}× (anonymous view, target ≤ 1.15)`,
+);
+const ms = (values: number[]) => values.map((value) => value.toFixed(0)).join(", ");
+console.log(`cold start of a wiki process (spawn → /-/healthz 200): ${ms(wiki.coldStartMs)} ms`);
+console.log(
+  `first view of a wiki through the proxy (spawn + first render): ${ms(wiki.coldFirstViewMs)} ms`,
+);
+for (const entry of wiki.perProcess) {
+  console.log(
+    `live Otterwiki ${entry.wiki} (gunicorn master + worker): RSS ${entry.rssMiB.toFixed(1)} MiB, PSS ${entry.pssMiB.toFixed(1)} MiB`,
+  );
+}
+console.log(
+  `4 live wikis: server ${wiki.serverRssMiB.toFixed(1)} MiB + Otterwikis = RSS ${wiki.totalRssMiB.toFixed(1)} MiB in total (PSS ${wiki.totalPssMiB.toFixed(1)} MiB)`,
 );
 
 console.log(`\npeak RSS: ${peakRssMiB().toFixed(1)} MiB`);
