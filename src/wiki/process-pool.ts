@@ -14,6 +14,14 @@ import {
   OtterwikiStartError,
 } from "./otterwiki-process.ts";
 
+/** What the pool needs of a started process (OtterwikiProcess; a stand-in in the pool's tests). */
+export interface RunningOtterwiki {
+  readonly pid: number;
+  readonly socket: string;
+  readonly exited: Promise<number>;
+  stop(): Promise<void>;
+}
+
 /** Why no process can serve a wiki right now. */
 export class WikiProcessError extends Error {
   override name = "WikiProcessError";
@@ -43,7 +51,7 @@ export interface ProcessPoolOptions {
   launchFor(wiki: Wiki): OtterwikiLaunch;
   logger: Logger;
   /** How a process is started; tests of the pool itself may pass their own. */
-  start?: (launch: OtterwikiLaunch) => Promise<OtterwikiProcess>;
+  start?: (launch: OtterwikiLaunch) => Promise<RunningOtterwiki>;
 }
 
 export interface PoolSnapshot {
@@ -67,11 +75,13 @@ interface Entry {
   wikiId: number;
   slug: string;
   state: EntryState;
-  process: OtterwikiProcess | null;
+  process: RunningOtterwiki | null;
   ready: Promise<void>;
   stopped: Promise<void> | null;
   leases: number;
   lastUsed: number;
+  /** Order of last use; a counter, because several uses can share a millisecond. */
+  useOrder: number;
   readyAt: number;
 }
 
@@ -97,10 +107,11 @@ export class OtterwikiPool {
   private waiters: (() => void)[] = [];
   private closed = false;
   private peakLive = 0;
+  private uses = 0;
   private startedCount = 0;
   private crashedCount = 0;
   private readonly reaper: ReturnType<typeof setInterval>;
-  private readonly startProcess: (launch: OtterwikiLaunch) => Promise<OtterwikiProcess>;
+  private readonly startProcess: (launch: OtterwikiLaunch) => Promise<RunningOtterwiki>;
 
   constructor(private readonly options: ProcessPoolOptions) {
     this.startProcess = options.start ?? OtterwikiProcess.start;
@@ -186,6 +197,7 @@ export class OtterwikiPool {
       stopped: null,
       leases: 0,
       lastUsed: Date.now(),
+      useOrder: ++this.uses,
       readyAt: 0,
     };
     this.entries.set(wiki.id, entry);
@@ -196,7 +208,7 @@ export class OtterwikiPool {
   }
 
   private async startEntry(entry: Entry, wiki: Wiki): Promise<void> {
-    let started: OtterwikiProcess;
+    let started: RunningOtterwiki;
     try {
       started = await this.startProcess(this.options.launchFor(wiki));
     } catch (error) {
@@ -226,7 +238,7 @@ export class OtterwikiPool {
     this.notify();
   }
 
-  private onExit(entry: Entry, exited: OtterwikiProcess, code: number): void {
+  private onExit(entry: Entry, exited: RunningOtterwiki, code: number): void {
     if (entry.state === "stopping" || this.entries.get(entry.wikiId) !== entry) return;
     this.crashedCount += 1;
     this.options.logger.warn("otterwiki exited unexpectedly", {
@@ -243,15 +255,17 @@ export class OtterwikiPool {
     });
   }
 
-  private lease(entry: Entry, running: OtterwikiProcess): Lease {
+  private lease(entry: Entry, running: RunningOtterwiki): Lease {
     entry.leases += 1;
     entry.lastUsed = Date.now();
+    entry.useOrder = ++this.uses;
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
       entry.leases -= 1;
       entry.lastUsed = Date.now();
+      entry.useOrder = ++this.uses;
       this.notify();
     };
     return {
@@ -281,7 +295,7 @@ export class OtterwikiPool {
     return entry.stopped;
   }
 
-  private async finishStop(entry: Entry, running: OtterwikiProcess, reason: string): Promise<void> {
+  private async finishStop(entry: Entry, running: RunningOtterwiki, reason: string): Promise<void> {
     try {
       await running.stop();
       this.options.logger.info("otterwiki stopped", { wiki: entry.slug, pid: running.pid, reason });
@@ -307,7 +321,7 @@ export class OtterwikiPool {
     let oldest: Entry | null = null;
     for (const entry of this.entries.values()) {
       if (entry.state !== "ready" || entry.leases > 0) continue;
-      if (oldest === null || entry.lastUsed < oldest.lastUsed) oldest = entry;
+      if (oldest === null || entry.useOrder < oldest.useOrder) oldest = entry;
     }
     return oldest;
   }
