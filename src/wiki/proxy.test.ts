@@ -121,3 +121,25 @@ describe("responses from Otterwiki", () => {
     expect(released).toBe(1);
   });
 });
+
+describe("slow clients", () => {
+  test("Otterwiki's body is read ahead, so its worker is free before the client reads", async () => {
+    let released = 0;
+    const chunks = ["<p>one</p>", "<p>two</p>", "<p>three</p>"];
+    const upstreamBody = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const next = chunks.shift();
+        if (next === undefined) controller.close();
+        else controller.enqueue(new TextEncoder().encode(next));
+      },
+    });
+    const response = clientResponse(new Response(upstreamBody), () => {
+      released += 1;
+    });
+    // The client has not read a byte yet.
+    for (let tick = 0; tick < 20 && released === 0; tick++) await Bun.sleep(1);
+    expect(released).toBe(1);
+    expect(await response.text()).toBe("<p>one</p><p>two</p><p>three</p>");
+    expect(released).toBe(1);
+  });
+});

@@ -118,7 +118,19 @@ export function clientResponse(
   return new Response(releaseWhenDone(upstream.body, onDone), init);
 }
 
-/** Passes the body through and calls `onDone` once: at its end, on error, or when the client goes away. */
+/**
+ * How much of a response is read ahead of a slow client. gunicorn's sync worker serves one
+ * request at a time and blocks while its socket is full, so a client that reads slowly would
+ * stall the whole wiki; reading ahead (like nginx's proxy buffering) frees the worker as soon
+ * as it is done, while bytes still reach the client as they arrive.
+ */
+export const READ_AHEAD_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Passes the body through, reading up to READ_AHEAD_BYTES ahead of the client, and calls
+ * `onDone` once: when Otterwiki's body has been read to its end, on error, or when the client
+ * goes away.
+ */
 function releaseWhenDone(
   body: ReadableStream<Uint8Array>,
   onDone: () => void,
@@ -130,24 +142,27 @@ function releaseWhenDone(
     finished = true;
     onDone();
   };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) {
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) {
+            finish();
+            controller.close();
+            return;
+          }
+          controller.enqueue(value);
+        } catch (error) {
           finish();
-          controller.close();
-          return;
+          controller.error(error);
         }
-        controller.enqueue(value);
-      } catch (error) {
+      },
+      async cancel(reason) {
         finish();
-        controller.error(error);
-      }
+        await reader.cancel(reason);
+      },
     },
-    async cancel(reason) {
-      finish();
-      await reader.cancel(reason);
-    },
-  });
+    { highWaterMark: READ_AHEAD_BYTES, size: (chunk) => chunk?.byteLength ?? 0 },
+  );
 }
