@@ -7,6 +7,8 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Browser } from "playwright-core";
+import { launchChromium } from "./support/browser.ts";
 import { startTestServer, type TestServer, testDid } from "./support/server.ts";
 
 // Starts real processes (server, git, Otterwiki); the 5 s default is too short on 2 cores.
@@ -14,6 +16,7 @@ setDefaultTimeout(120_000);
 
 const SLUGS = ["one", "two", "three", "four", "five", "six"];
 let t: TestServer;
+let browser: Browser;
 
 interface PoolHealth {
   max: number;
@@ -25,7 +28,10 @@ interface PoolHealth {
 }
 
 beforeAll(async () => {
-  t = await startTestServer({ WIKI_PROCESSES_MAX: "2", WIKI_IDLE_SECONDS: "3" });
+  [t, browser] = await Promise.all([
+    startTestServer({ WIKI_PROCESSES_MAX: "2", WIKI_IDLE_SECONDS: "3" }),
+    launchChromium(),
+  ]);
   await t.adminJson(
     "create-user",
     "--username",
@@ -48,7 +54,10 @@ beforeAll(async () => {
     );
   }
 });
-afterAll(() => t.close());
+afterAll(async () => {
+  await browser?.close();
+  await t?.close();
+});
 
 async function poolHealth(): Promise<PoolHealth> {
   const health = await (await fetch(`${t.origin}/health`)).json();
@@ -94,14 +103,18 @@ async function view(slug: string): Promise<Response> {
 }
 
 describe("at most WIKI_PROCESSES_MAX processes", () => {
-  test("six wikis browsed one after another all render; never more than 2 live", async () => {
+  test("six wikis browsed in Chromium one after another all render; never more than 2 live", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
     for (const slug of [...SLUGS, ...SLUGS]) {
-      const response = await view(slug);
-      expect(response.status).toBe(200);
-      expect(await response.text()).toContain(`Welcome to <strong>Wiki ${slug}</strong>`);
+      const response = await page.goto(`${t.wikiOrigin(slug)}/`);
+      expect(response?.status()).toBe(200);
+      expect(await page.locator("h1").first().textContent()).toContain(`Wiki ${slug}`);
+      expect(await page.textContent("body")).toContain(`Welcome to Wiki ${slug}`);
       expect(liveMasters().length).toBeLessThanOrEqual(2);
       expect((await poolHealth()).live).toBeLessThanOrEqual(2);
     }
+    await context.close();
   });
 
   test("six wikis browsed at once all render; the pool and the OS never show more than 2", async () => {
