@@ -187,10 +187,7 @@ export function createBrowserHandler(deps: BrowserHandlerDeps) {
 
     if (reading) return forward(wiki, upstream, visitor.cookies, editor, editorRevision, url);
     return deps.pages.exclusive(wiki, async () => {
-      if (route.kind === "save") {
-        const checked = await guardSave(wiki, route.pagePath, upstream, identity);
-        if (checked !== null) return checked;
-      }
+      if (route.kind === "save") await guardSave(wiki, route.pagePath, upstream, identity);
       return forward(wiki, upstream, visitor.cookies, editor, editorRevision, url);
     });
   }
@@ -266,13 +263,13 @@ export function createBrowserHandler(deps: BrowserHandlerDeps) {
     return deps.pages.index.get(wiki.id, check.path)?.revision ?? "";
   }
 
-  /** Null: forward the (possibly merged) save; a Response: the save is refused. */
+  /** Leaves the (possibly merged) save in `upstream.body`, or throws the page refusing it. */
   async function guardSave(
     wiki: Wiki,
     rawPagePath: string,
     upstream: UpstreamRequest,
     identity: BrowserIdentity,
-  ): Promise<Response | null> {
+  ): Promise<void> {
     const check = checkPagePath(rawPagePath);
     if (!check.ok) {
       throw new BrowserError(400, "This page name cannot be saved", check.reason, {
@@ -292,7 +289,7 @@ export function createBrowserHandler(deps: BrowserHandlerDeps) {
     switch (result.kind) {
       case "unchanged":
         upstream.body = new TextEncoder().encode(form.toString());
-        return null;
+        return;
       case "merged":
         deps.logger.info("browser save merged with a newer revision", {
           wiki: wiki.slug,
@@ -301,7 +298,7 @@ export function createBrowserHandler(deps: BrowserHandlerDeps) {
         });
         form.set("content", result.content);
         upstream.body = new TextEncoder().encode(form.toString());
-        return null;
+        return;
       case "conflict": {
         const links = [
           { href: `${pageUrl}?edit`, label: "Open the editor on the current version" },
