@@ -225,13 +225,19 @@ describe("process", () => {
       stdout: "pipe",
       stderr: "pipe",
     });
-    let health: Response | null = null;
-    for (let attempt = 0; attempt < 100 && health === null; attempt++) {
-      await Bun.sleep(100);
-      health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => null);
+    try {
+      let health: Response | null = null;
+      for (let attempt = 0; attempt < 100 && health === null; attempt++) {
+        await Bun.sleep(100);
+        health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => null);
+      }
+      expect(health?.status).toBe(200);
+      expect((await fetch(`http://sams.localhost:${port}/api/v1/`)).status).toBe(200);
+    } catch (error) {
+      // Never leave a server behind when an assertion above fails.
+      child.kill("SIGKILL");
+      throw error;
     }
-    expect(health?.status).toBe(200);
-    expect((await fetch(`http://sams.localhost:${port}/api/v1/`)).status).toBe(200);
     child.kill("SIGTERM");
     expect(await child.exited).toBe(0);
     const log = await new Response(child.stdout).text();

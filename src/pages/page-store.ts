@@ -3,23 +3,24 @@
  * `indexed_commit`, no git process); every change runs under the wiki's write gate, commits to
  * `main` in the working tree with the caller as author, and updates the index before the gate
  * opens again. Past revisions, history and diffs are read from git.
+ * NOTE: longer than our usual file on purpose: every write path checks, commits and indexes the
+ * same way, and is audited as one flow.
  */
 import type { Database } from "bun:sqlite";
-import { lstatSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { randomId } from "../lib/random.ts";
+import { join } from "node:path";
 import { gitText, runGit } from "../repo/git.ts";
 import { type CommitInfo, readBlobs, readLog, resolveCommit } from "../repo/objects.ts";
 import { readHead, repairWorkingTree } from "../repo/repository.ts";
 import { repoDir } from "../wikis/wiki-paths.ts";
 import type { Wiki, WikiStore } from "../wikis/wiki-store.ts";
-import { syncPageIndex } from "./index-sync.ts";
+import { type IndexEffect, recordOwnCommit, syncPageIndex } from "./index-sync.ts";
 import { rewriteLinks } from "./link-rewrite.ts";
 import { applyPageEdit, type PageEdit } from "./page-edit.ts";
 import { PageError } from "./page-error.ts";
 import { PageIndex, type PageRecord, type PageWithBody, type SearchResult } from "./page-index.ts";
 import { checkPagePath, pageTitle } from "./page-path.ts";
 import { closestPaths } from "./suggest.ts";
+import { ensureParentDirectories, writeWorkingFile } from "./working-tree.ts";
 import type { WriteGate } from "./write-gate.ts";
 
 /** Largest page accepted, in UTF-8 bytes (Otterwiki's own form limit is 1,000,000). */
@@ -53,10 +54,6 @@ export interface WriteResult {
 }
 
 /** What one commit did to the page index: pages written and at most one removed. */
-interface IndexEffect {
-  upserts: { path: string; content: string }[];
-  remove?: string;
-}
 
 export interface PageStoreOptions {
   db: Database;
@@ -223,7 +220,7 @@ export class PageStore {
       change,
       `${verb} ${path}`,
       async () => {
-        this.writeWorkingFile(repo, file, content);
+        writeWorkingFile(repo, file, content);
         await runGit(repo, ["add", "--", file]);
       },
       { upserts: [{ path, content }] },
@@ -303,13 +300,13 @@ export class PageStore {
         input,
         `Move ${from} to ${to}`,
         async () => {
-          this.ensureParentDirectories(repo, `${to}.md`);
+          ensureParentDirectories(repo, `${to}.md`);
           await runGit(repo, ["mv", "--", `${from}.md`, `${to}.md`]);
           const changed = [
             ...rewritten,
             ...(movedContent === current.body ? [] : [{ path: to, content: movedContent }]),
           ];
-          for (const page of changed) this.writeWorkingFile(repo, `${page.path}.md`, page.content);
+          for (const page of changed) writeWorkingFile(repo, `${page.path}.md`, page.content);
           if (changed.length > 0) {
             await runGit(repo, ["add", "--", ...changed.map((page) => `${page.path}.md`)]);
           }
@@ -401,73 +398,11 @@ export class PageStore {
       throw error;
     }
     const head = this.headOf(wiki);
-    this.recordOwnChange(wiki.id, parent, head, effect, change.author.name);
+    recordOwnCommit(
+      { db: this.options.db, wikis: this.options.wikis, pageIndex: this.index },
+      { wikiId: wiki.id, parent, head, effect, author: change.author.name },
+    );
     return head;
-  }
-
-  /**
-   * Updates the index for a change we just committed, sparing the three git processes a full
-   * sync costs. Only valid when the index was exactly at the parent; otherwise the sync that
-   * `exclusive` runs afterwards catches up from the repository.
-   */
-  private recordOwnChange(
-    wikiId: number,
-    parent: string | null,
-    head: string,
-    effect: IndexEffect,
-    author: string,
-  ): void {
-    const { db, wikis } = this.options;
-    db.transaction(() => {
-      if (wikis.findById(wikiId)?.indexedCommit !== parent) return;
-      if (effect.remove !== undefined) this.index.remove(wikiId, effect.remove);
-      for (const { path, content } of effect.upserts) {
-        this.index.upsert(wikiId, {
-          path,
-          title: pageTitle(path, content),
-          size: Buffer.byteLength(content, "utf8"),
-          revision: head,
-          changedAt: Math.floor(Date.now() / 1000),
-          author,
-          body: content,
-        });
-      }
-      const touched = [effect.remove, ...effect.upserts.map((page) => page.path)].filter(
-        (path) => path !== undefined,
-      );
-      this.index.enqueueReindex(wikiId, touched);
-      wikis.setIndexedCommit(wikiId, head);
-    }).immediate();
-  }
-
-  private writeWorkingFile(repo: string, file: string, content: string): void {
-    this.ensureParentDirectories(repo, file);
-    const temporary = join(repo, ".git", `wikibot-${randomId(12)}.tmp`);
-    writeFileSync(temporary, content);
-    renameSync(temporary, join(repo, file));
-  }
-
-  /** Creates the page's folders, refusing to follow a symlink a push may have planted. */
-  private ensureParentDirectories(repo: string, file: string): void {
-    let current = repo;
-    for (const segment of dirname(file)
-      .split("/")
-      .filter((part) => part !== ".")) {
-      current = join(current, segment);
-      let stat: ReturnType<typeof lstatSync> | undefined;
-      try {
-        stat = lstatSync(current);
-      } catch {
-        mkdirSync(current);
-        continue;
-      }
-      if (!stat.isDirectory() || stat.isSymbolicLink()) {
-        throw new PageError(
-          "invalid_path",
-          `"${file}" would be written through "${segment}", which is not a folder`,
-        );
-      }
-    }
   }
 
   private checkPath(raw: string): string {
