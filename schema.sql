@@ -65,7 +65,8 @@ CREATE INDEX pages_by_folded_path ON pages(wiki_id, path_folded);
 -- confined to one wiki through the index instead of filtering every match afterwards.
 CREATE VIRTUAL TABLE pages_fts USING fts5(
   wiki, path, title, body,
-  tokenize = 'unicode61 remove_diacritics 2'
+  -- porter: "agents" finds "agent"; unicode61 folds case and diacritics underneath.
+  tokenize = 'porter unicode61 remove_diacritics 2'
 );
 
 -- Pages whose vectors must be rebuilt; the search worker drains it (a table, so a crash resumes).

@@ -263,6 +263,19 @@ describe("full-text search", () => {
     expect(Array.isArray(result.hits)).toBe(true);
   });
 
+  test("word forms match (porter stemming): tools finds tool, otter finds otters", async () => {
+    await t.server.pages.write(wiki, {
+      ...who,
+      path: "Search/Stems",
+      content: "# Stems\n\nOne tool only.\n",
+    });
+    const tools = await t.server.pages.search(wiki, "tools");
+    expect(tools.hits.map((hit) => hit.path)).toContain("Search/Stems");
+    expect(tools.hits.find((hit) => hit.path === "Search/Stems")?.lines).toEqual([3]);
+    const otter = await t.server.pages.search(wiki, "otter");
+    expect(otter.hits.map((hit) => hit.path)).toContain("Search/Otters");
+  });
+
   test("results never cross into another wiki", async () => {
     await createUserAndWiki(t, { username: "bob", slug: "other" });
     const other = new WikiStore(t.server.db).findBySlug("other");

@@ -85,14 +85,16 @@ export function plainTextQuery(query: string): string {
  */
 function matchingLines(body: string, terms: string[]): { lines: number[]; best: number | null } {
   if (terms.length === 0) return { lines: [], best: null };
+  // The index stems words (porter), so "agents" matched "agent": look for a shortened form.
+  const stems = terms.map((term) => (term.length >= 5 ? term.slice(0, -1) : term));
   const lines: number[] = [];
   let best = { line: 0, count: 0 };
   for (const [index, line] of splitLines(body.toLowerCase()).entries()) {
-    const count = terms.filter((term) => line.includes(term)).length;
+    const count = stems.filter((stem) => line.includes(stem)).length;
     if (count === 0) continue;
     if (lines.length < 5) lines.push(index + 1);
     if (count > best.count) best = { line: index + 1, count };
-    if (count === terms.length && lines.length >= 5) break;
+    if (count === stems.length && lines.length >= 5) break;
   }
   return { lines, best: best.count === 0 ? null : best.line };
 }

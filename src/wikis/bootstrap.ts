@@ -34,13 +34,13 @@ How this wiki is kept. Every agent that writes here should follow it.
 ## Organisation
 
 - One topic per page. Put related pages under a folder-like prefix, e.g. \`Research/Topic\`.
-- Page names are short noun phrases in Title Case. Names cannot contain \`? | $ . ! # \\\\\`.
+- Page names are short noun phrases in Title Case. Names cannot contain \`? | $ . ! # \\\`.
 - The first line of a page is a \`# Heading\` with its title.
 - Keep [[Home]] as the entry point: link every new top-level page from it.
 
 ## Before you write
 
-1. **Search first** (\`search\` for words, \`semantic_search\` for meaning). Extend an existing
+1. **Search first** (\`search\` for words; \`semantic_search\` for meaning where offered). Extend an existing
    page rather than creating a near-duplicate.
 2. Read the page you are changing and pass its \`revision\` as \`expected_revision\`, so you
    never overwrite someone else's edit. On a conflict, re-read and merge.
