@@ -17,8 +17,21 @@ try {
 const logger = createLogger(config.logLevel);
 const server = await startServer(config, logger);
 
+/** Writes in flight get this long to finish before the process exits regardless. */
+const SHUTDOWN_DEADLINE_MS = 30_000;
+let shuttingDown = false;
+
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, () => {
+    if (shuttingDown) {
+      // A second signal means "now": the write gate's crash recovery covers an interrupted write.
+      process.exit(1);
+    }
+    shuttingDown = true;
+    setTimeout(() => {
+      logger.error("shutdown deadline passed; exiting with work still in flight");
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     logger.info("shutting down", { signal });
     server.stop().then(
       () => process.exit(0),

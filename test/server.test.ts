@@ -254,6 +254,40 @@ describe("process", () => {
     expect(log).not.toContain("wbt_");
   });
 
+  test("a server whose log reader went away keeps serving and still stops on SIGTERM", async () => {
+    const portProbe = Bun.serve({ port: 0, fetch: () => new Response() });
+    const port = portProbe.port;
+    portProbe.stop(true);
+    const env = {
+      PATH: process.env.PATH ?? "",
+      DATA_DIR: makeDataDir(),
+      PORT: String(port),
+      PUBLIC_URL: `http://localhost:${port}`,
+    };
+    const child = Bun.spawn(["bun", join(PROJECT_DIR, "src/main.ts")], {
+      env,
+      stdout: "pipe",
+      stderr: "ignore",
+    });
+    try {
+      // Closing our end makes every later log write fail with EPIPE.
+      await child.stdout.cancel();
+      let statuses: number[] = [];
+      for (let attempt = 0; attempt < 100 && statuses.length === 0; attempt++) {
+        await Bun.sleep(100);
+        const first = await fetch(`http://127.0.0.1:${port}/health`).catch(() => null);
+        if (first !== null)
+          statuses = [first.status, (await fetch(`http://127.0.0.1:${port}/health`)).status];
+      }
+      expect(statuses).toEqual([200, 200]);
+    } catch (error) {
+      child.kill("SIGKILL");
+      throw error;
+    }
+    child.kill("SIGTERM");
+    expect(await child.exited).toBe(0);
+  });
+
   test("a malformed setting stops start-up with a message naming it", async () => {
     const child = Bun.spawn(["bun", join(PROJECT_DIR, "src/main.ts")], {
       env: { PATH: process.env.PATH ?? "", DATA_DIR: makeDataDir(), PORT: "not-a-port" },

@@ -13,9 +13,27 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
+let stdoutBroken = false;
+
+/**
+ * Writes a line to stdout, dropping logs instead of crashing once stdout is gone (a log reader
+ * that died leaves EPIPE behind; the server must keep serving).
+ */
+function writeToStdout(line: string): void {
+  if (stdoutBroken) return;
+  try {
+    process.stdout.write(`${line}\n`);
+  } catch {
+    stdoutBroken = true;
+  }
+}
+process.stdout.on("error", () => {
+  stdoutBroken = true;
+});
+
 export function createLogger(
   level: LogLevel,
-  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+  write: (line: string) => void = writeToStdout,
 ): Logger {
   const emit = (at: LogLevel, message: string, fields?: Record<string, unknown>) => {
     if (ORDER[at] < ORDER[level]) return;
