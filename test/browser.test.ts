@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchChromium, signedInContext } from "./support/browser.ts";
 import { callTool, connectMcp, structuredOf } from "./support/mcp.ts";
-import { startTestServer, type TestServer, testDid } from "./support/server.ts";
+import { addUser, startTestServer, type TestServer } from "./support/server.ts";
 import { type SignedIn, signIn } from "./support/session.ts";
 
 // Starts real processes (server, Otterwiki, Chromium); the 5 s default is too short on 2 cores.
@@ -22,18 +22,8 @@ let veraBrowser: BrowserContext;
 let jurgen: SignedIn;
 let jurgenToken: string;
 
-async function createUser(username: string, displayName: string) {
-  await t.adminJson(
-    "create-user",
-    "--username",
-    username,
-    "--did",
-    testDid(),
-    "--handle",
-    `${username}.bsky.social`,
-    "--display-name",
-    displayName,
-  );
+function createUser(username: string, displayName: string) {
+  return addUser(t, username, { displayName });
 }
 
 beforeAll(async () => {

@@ -22,7 +22,7 @@ import {
   repoUrl,
 } from "./support/git.ts";
 import { callTool, connectMcp, structuredOf } from "./support/mcp.ts";
-import { createUserAndWiki, startTestServer, type TestServer, testDid } from "./support/server.ts";
+import { addUser, createUserAndWiki, startTestServer, type TestServer } from "./support/server.ts";
 
 // Starts real servers and many git processes; the 5 s default is too short on 2 cores.
 setDefaultTimeout(120_000);
@@ -32,16 +32,8 @@ let git: GitClient;
 let mcp: Client;
 const tokens: Record<string, string> = {};
 
-async function createUser(username: string): Promise<void> {
-  await t.adminJson(
-    "create-user",
-    "--username",
-    username,
-    "--did",
-    testDid(),
-    "--handle",
-    `${username}.bsky.social`,
-  );
+function createUser(username: string): Promise<void> {
+  return addUser(t, username);
 }
 
 async function makeToken(wiki: string, user: string, scope: "read" | "write"): Promise<string> {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { callTool, connectMcp, structuredOf, textOf } from "./support/mcp.ts";
-import { createUserAndWiki, startTestServer, type TestServer, testDid } from "./support/server.ts";
+import { addUser, createUserAndWiki, startTestServer, type TestServer } from "./support/server.ts";
 
 setDefaultTimeout(120_000);
 
@@ -35,17 +35,8 @@ async function createToken(wiki: string, user: string, scope: "read" | "write") 
   };
 }
 
-async function createMember(username: string, wiki: string, role: string) {
-  await t.adminJson(
-    "create-user",
-    "--username",
-    username,
-    "--did",
-    testDid(),
-    "--handle",
-    `${username}.bsky.social`,
-  );
-  await t.adminJson("grant", "--wiki", wiki, "--user", username, "--role", role);
+function createMember(username: string, wiki: string, role: string) {
+  return addUser(t, username, { wiki, role });
 }
 
 /** The HTTP status an SDK client call was refused with. */

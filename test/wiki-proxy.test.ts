@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { commitAuthorOf } from "../src/auth/commit-author.ts";
 import { UserStore } from "../src/auth/user-store.ts";
 import { readHead } from "../src/repo/repository.ts";
-import { createUserAndWiki, startTestServer, type TestServer, testDid } from "./support/server.ts";
+import { addUser, createUserAndWiki, startTestServer, type TestServer } from "./support/server.ts";
 import {
   CookieJar,
   NAVIGATION_HEADERS,
@@ -32,18 +32,8 @@ let veraOnDemo: CookieJar;
 let brokenToken: string;
 const MAX_BODY = 200_000;
 
-async function createUser(username: string, displayName: string) {
-  await t.adminJson(
-    "create-user",
-    "--username",
-    username,
-    "--did",
-    testDid(),
-    "--handle",
-    `${username}.bsky.social`,
-    "--display-name",
-    displayName,
-  );
+function createUser(username: string, displayName: string) {
+  return addUser(t, username, { displayName });
 }
 
 function wikiOf(slug: string) {

@@ -4,6 +4,7 @@
  * its local path (the floor), a push of 100 changed pages next to a push of the same commit to a
  * local bare copy, and the server's RSS while it receives a 50 MB push.
  */
+
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,9 +13,10 @@ import { runGit } from "../../src/repo/git.ts";
 import { readHead } from "../../src/repo/repository.ts";
 import { COMMITTER, openStores } from "../../src/server.ts";
 import { createWiki } from "../../src/wikis/wiki-service.ts";
+import { type ServerProcess, spawnServer } from "../../test/support/server-process.ts";
 import { percentile, type Summary } from "./stats.ts";
 
-const PROJECT_DIR = resolve(import.meta.dir, "..", "..");
+const _PROJECT_DIR = resolve(import.meta.dir, "..", "..");
 const PAGES = 2000;
 const COMMITS = 5000;
 const WORDS = ["otter", "kelp", "urchin", "river", "tool", "rock", "den", "pup", "fish", "crab"];
@@ -98,13 +100,6 @@ async function prepareWikis(dataDir: string): Promise<{ token: string; bulkToken
   }
 }
 
-async function freePort(): Promise<number> {
-  const probe = Bun.serve({ port: 0, fetch: () => new Response() });
-  const port = probe.port ?? 0;
-  await probe.stop(true);
-  return port;
-}
-
 function gitClient(home: string) {
   const env = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -175,7 +170,7 @@ export interface GitBenchResult {
 export async function benchGit(quick: boolean): Promise<GitBenchResult> {
   const dataDir = mkdtempSync(join(tmpdir(), "wikibot-bench-git-"));
   const work = mkdtempSync(join(tmpdir(), "wikibot-bench-git-client-"));
-  let server: ReturnType<typeof Bun.spawn> | null = null;
+  let server: ServerProcess["child"] | null = null;
   try {
     const { token, bulkToken } = await prepareWikis(dataDir);
     const repo = join(dataDir, "wikis", "bench", "repo");
@@ -183,23 +178,10 @@ export async function benchGit(quick: boolean): Promise<GitBenchResult> {
     const packKiB = Number(
       /size-pack: (\d+)/.exec(new TextDecoder().decode(pack.stdout))?.[1] ?? 0,
     );
-    const port = await freePort();
-    server = Bun.spawn(["bun", join(PROJECT_DIR, "src/main.ts")], {
-      env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        DATA_DIR: dataDir,
-        PORT: String(port),
-        PUBLIC_URL: `http://localhost:${port}`,
-        LOG_LEVEL: "error",
-      },
-      stdout: "ignore",
-      stderr: "inherit",
-    });
-    for (let attempt = 0; attempt < 200; attempt++) {
-      const health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => null);
-      if (health?.ok) break;
-      await Bun.sleep(50);
-    }
+    const spawned = await spawnServer({ dataDir, env: { LOG_LEVEL: "error" } });
+    server = spawned.child;
+    if (!spawned.healthy) throw new Error("the server did not answer /health");
+    const port = spawned.port;
     const git = gitClient(work);
     const url = (slug: string, secret: string) =>
       `http://git:${secret}@${slug}.localhost:${port}/repo.git`;

@@ -3,6 +3,7 @@
  * server (`bun src/main.ts` as a child process, so its RSS is its own) and the SDK's Client over
  * Streamable HTTP, at several concurrencies; plus the bearer gate's cost in process.
  */
+
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -12,9 +13,10 @@ import { authenticateWikiRequest } from "../../src/auth/bearer.ts";
 import { runGit } from "../../src/repo/git.ts";
 import { COMMITTER, openStores } from "../../src/server.ts";
 import { createWiki } from "../../src/wikis/wiki-service.ts";
+import { type ServerProcess, spawnServer } from "../../test/support/server-process.ts";
 import { percentile, type Summary } from "./stats.ts";
 
-const PROJECT_DIR = resolve(import.meta.dir, "..", "..");
+const _PROJECT_DIR = resolve(import.meta.dir, "..", "..");
 const PAGES = 2000;
 const WORDS = ["otter", "kelp", "urchin", "river", "tool", "rock", "den", "pup", "fish", "crab"];
 
@@ -97,13 +99,6 @@ function benchGate(dataDir: string, token: string, count: number) {
   };
 }
 
-async function freePort(): Promise<number> {
-  const probe = Bun.serve({ port: 0, fetch: () => new Response() });
-  const port = probe.port ?? 0;
-  await probe.stop(true);
-  return port;
-}
-
 /** Runs `total` calls spread over `clients`, each client one call at a time. */
 async function concurrent(
   name: string,
@@ -149,27 +144,14 @@ export async function benchMcp(quick: boolean): Promise<{
   serverPeakRssMiB: number;
 }> {
   const dataDir = mkdtempSync(join(tmpdir(), "wikibot-bench-mcp-"));
-  let server: ReturnType<typeof Bun.spawn> | null = null;
+  let server: ServerProcess["child"] | null = null;
   try {
     const { token } = await prepareWiki(dataDir);
     const gate = benchGate(dataDir, token, quick ? 2_000 : 50_000);
-    const port = await freePort();
-    server = Bun.spawn(["bun", join(PROJECT_DIR, "src/main.ts")], {
-      env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        DATA_DIR: dataDir,
-        PORT: String(port),
-        PUBLIC_URL: `http://localhost:${port}`,
-        LOG_LEVEL: "error",
-      },
-      stdout: "ignore",
-      stderr: "inherit",
-    });
-    for (let attempt = 0; attempt < 200; attempt++) {
-      const health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => null);
-      if (health?.ok) break;
-      await Bun.sleep(50);
-    }
+    const spawned = await spawnServer({ dataDir, env: { LOG_LEVEL: "error" } });
+    server = spawned.child;
+    if (!spawned.healthy) throw new Error("the server did not answer /health");
+    const port = spawned.port;
     const url = new URL(`http://bench.localhost:${port}/mcp`);
     const connect = async (worker: number) => {
       const client = new Client({ name: `bench-${worker}`, version: "1" });

@@ -4,6 +4,7 @@
  * interleaved in one run so drift hits both; the cold start of a wiki process; memory per live
  * Otterwiki (master + worker, RSS and PSS) and in total with 4 live wikis.
  */
+
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -16,9 +17,10 @@ import { ANONYMOUS_EMAIL } from "../../src/wiki/identity.ts";
 import { otterwikiLauncher } from "../../src/wiki/launch.ts";
 import { OtterwikiProcess } from "../../src/wiki/otterwiki-process.ts";
 import { createWiki } from "../../src/wikis/wiki-service.ts";
+import { type ServerProcess, spawnServer } from "../../test/support/server-process.ts";
 import { percentile, type Summary } from "./stats.ts";
 
-const PROJECT_DIR = resolve(import.meta.dir, "..", "..");
+const _PROJECT_DIR = resolve(import.meta.dir, "..", "..");
 const SLUGS = ["wiki-one", "wiki-two", "wiki-three", "wiki-four"];
 const PAGE = "Field Notes";
 
@@ -80,7 +82,7 @@ const MIB_IN_KIB = 1024;
 export async function benchWiki(quick: boolean): Promise<WikiBenchResult> {
   const dataDir = mkdtempSync(join(tmpdir(), "wikibot-bench-wiki-"));
   const stores = openStores(dataDir);
-  let server: ReturnType<typeof Bun.spawn> | null = null;
+  let server: ServerProcess["child"] | null = null;
   try {
     const owner = stores.users.create({
       did: "did:plc:benchwikibenchwikibenchw",
@@ -126,23 +128,13 @@ export async function benchWiki(quick: boolean): Promise<WikiBenchResult> {
       await cold.stop();
     }
 
-    server = Bun.spawn(["bun", join(PROJECT_DIR, "src/main.ts")], {
-      env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        DATA_DIR: dataDir,
-        PORT: String(port),
-        PUBLIC_URL: publicUrl.origin,
-        LOG_LEVEL: "error",
-        WIKI_PROCESSES_MAX: "8",
-      },
-      stdout: "ignore",
-      stderr: "inherit",
+    const spawned = await spawnServer({
+      dataDir,
+      port,
+      env: { PUBLIC_URL: publicUrl.origin, LOG_LEVEL: "error", WIKI_PROCESSES_MAX: "8" },
     });
-    for (let attempt = 0; attempt < 200; attempt++) {
-      const health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => null);
-      if (health?.ok) break;
-      await Bun.sleep(50);
-    }
+    server = spawned.child;
+    if (!spawned.healthy) throw new Error("the server did not answer /health");
     const pageUrl = (slug: string) => `http://${slug}.localhost:${port}/${encodeURI(PAGE)}`;
 
     // First view of each wiki through the proxy: spawn + first render.

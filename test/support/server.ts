@@ -120,3 +120,24 @@ export async function createUserAndWiki(
     throw new Error("bad create-wiki output");
   return created as { token: string; url: string; mcp_url: string; git_url: string };
 }
+
+/** Creates a user through the admin CLI and, when `role` is given, grants it on `wiki`. */
+export async function addUser(
+  t: TestServer,
+  username: string,
+  options: { displayName?: string; wiki?: string; role?: string } = {},
+): Promise<void> {
+  await t.adminJson(
+    "create-user",
+    "--username",
+    username,
+    "--did",
+    testDid(),
+    "--handle",
+    `${username}.bsky.social`,
+    ...(options.displayName ? ["--display-name", options.displayName] : []),
+  );
+  if (options.wiki !== undefined && options.role !== undefined) {
+    await t.adminJson("grant", "--wiki", options.wiki, "--user", username, "--role", options.role);
+  }
+}
