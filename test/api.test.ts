@@ -10,11 +10,11 @@ import Ajv2020 from "ajv/dist/2020.js";
 import { apiRoutes } from "../src/api/routes.ts";
 import { openStores } from "../src/server.ts";
 import {
+  addUser,
   createUserAndWiki,
   makeDataDir,
   startTestServer,
   type TestServer,
-  testDid,
 } from "./support/server.ts";
 
 setDefaultTimeout(120_000);
@@ -308,15 +308,7 @@ describe("the gate", () => {
   });
 
   test("a viewer's write token is refused; anonymous can read a public wiki but not write it", async () => {
-    await t.adminJson(
-      "create-user",
-      "--username",
-      "vera",
-      "--did",
-      testDid(),
-      "--handle",
-      "vera.bsky.social",
-    );
+    await addUser(t, "vera");
     await t.adminJson("grant", "--wiki", "demo", "--user", "vera", "--role", "viewer");
     const viewer = (await t.adminJson(
       "create-token",

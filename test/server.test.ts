@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import {
+  addUser,
   createUserAndWiki,
   makeDataDir,
   PROJECT_DIR,
@@ -150,15 +151,7 @@ describe("wiki tokens at the gate", () => {
   });
 
   test("a token whose user lost their role is refused on a private wiki", async () => {
-    await t.adminJson(
-      "create-user",
-      "--username",
-      "vic",
-      "--did",
-      testDid(),
-      "--handle",
-      "vic.bsky.social",
-    );
+    await addUser(t, "vic");
     await t.adminJson("grant", "--wiki", "demo", "--user", "vic", "--role", "viewer");
     const made = (await t.adminJson(
       "create-token",

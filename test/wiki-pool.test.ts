@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { launchChromium } from "./support/browser.ts";
-import { startTestServer, type TestServer, testDid } from "./support/server.ts";
+import { addUser, startTestServer, type TestServer } from "./support/server.ts";
 
 // Starts real processes (server, git, Otterwiki); the 5 s default is too short on 2 cores.
 setDefaultTimeout(120_000);
@@ -32,15 +32,7 @@ beforeAll(async () => {
     startTestServer({ WIKI_PROCESSES_MAX: "2", WIKI_IDLE_SECONDS: "3" }),
     launchChromium(),
   ]);
-  await t.adminJson(
-    "create-user",
-    "--username",
-    "olive",
-    "--did",
-    testDid(),
-    "--handle",
-    "olive.bsky.social",
-  );
+  await addUser(t, "olive");
   for (const slug of [...SLUGS, "fresh", "victim"]) {
     await t.adminJson(
       "create-wiki",
