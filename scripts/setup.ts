@@ -1,7 +1,8 @@
 /**
  * One-time (and idempotent) set-up run by `bun install` and before `bun run start`: the
- * Otterwiki virtualenv. Keys and the database are made by the server on first start.
- * Usage: bun scripts/setup.ts [--quiet]
+ * Otterwiki virtualenv, and with --test-tools (from `bun install`) Chromium for the browser
+ * tests. Keys and the database are made by the server on first start.
+ * Usage: bun scripts/setup.ts [--quiet] [--test-tools]
  */
 import { resolve } from "node:path";
 import { ensureChromium } from "./setup/chromium.ts";
@@ -10,17 +11,33 @@ import { ensureOtterwiki } from "./setup/otterwiki.ts";
 const args = new Set(Bun.argv.slice(2));
 if (args.has("--help") || args.has("-h")) {
   console.log(
-    "usage: bun scripts/setup.ts [--quiet]\n\nCreates .venv with the pinned Otterwiki and gunicorn (fast when already done).",
+    "usage: bun scripts/setup.ts [--quiet] [--test-tools]\n\nCreates .venv with the pinned Otterwiki and gunicorn (fast when already done).\n--test-tools also installs Debian's Chromium for the browser tests when missing (needs root and apt-get).",
   );
   process.exit(0);
 }
 const quiet = args.has("--quiet");
+// `bun install` (postinstall) also readies what the tests need; `bun run start` does not.
+const withTestTools = args.has("--test-tools");
+
+/**
+ * The browser tests need Debian's Chromium. Where we may install it (root with apt-get, as on a
+ * fresh machine of ours and on CI) we do, so `bun install && bun test` passes from scratch;
+ * elsewhere we say how, and only CI treats a missing Chromium as a set-up failure.
+ */
+async function ensureTestTools(): Promise<void> {
+  const canInstall = process.getuid?.() === 0 && Bun.which("apt-get") !== null;
+  try {
+    await ensureChromium({ install: canInstall, quiet });
+  } catch (error) {
+    if (Bun.env.CI === "true") throw error;
+    console.warn(`setup: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
 const projectDir = resolve(import.meta.dir, "..");
 const started = performance.now();
 try {
   await ensureOtterwiki({ projectDir, quiet });
-  // CI must run the browser tests; elsewhere they say how to install Chromium.
-  if (Bun.env.CI === "true") await ensureChromium({ install: true, quiet });
+  if (withTestTools) await ensureTestTools();
 } catch (error) {
   console.error(`setup: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);

@@ -7,7 +7,6 @@
  * same way, and is audited as one flow.
  */
 import type { Database } from "bun:sqlite";
-import { join } from "node:path";
 import { gitText, runGit } from "../repo/git.ts";
 import { type CommitInfo, readBlobs, readLog, resolveCommit } from "../repo/objects.ts";
 import { readHead, repairWorkingTree } from "../repo/repository.ts";
