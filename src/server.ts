@@ -103,6 +103,7 @@ export async function startServer(
       db: dbOk ? "ok" : "error",
       writes_in_flight: gate.activeCount,
       wiki_processes: pool.snapshot(),
+      repo_maintenance: pages.maintenance.status(),
       uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
     };
   };

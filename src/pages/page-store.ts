@@ -8,6 +8,7 @@
  */
 import type { Database } from "bun:sqlite";
 import { gitText, runGit } from "../repo/git.ts";
+import { RepositoryMaintenance } from "../repo/maintenance.ts";
 import { type CommitInfo, readBlobs, readLog, resolveCommit } from "../repo/objects.ts";
 import { readHead, repairWorkingTree } from "../repo/repository.ts";
 import { repoDir } from "../wikis/wiki-paths.ts";
@@ -60,6 +61,7 @@ export interface PageStoreOptions {
   gate: WriteGate;
   dataDir: string;
   committer: Author;
+  maintenance?: RepositoryMaintenance;
 }
 
 /** Refuses content no page may hold: over the size limit, or binary. */
@@ -83,7 +85,10 @@ export class PageStore {
   readonly index: PageIndex;
   private readonly recovered = new Set<number>();
 
+  readonly maintenance: RepositoryMaintenance;
+
   constructor(private readonly options: PageStoreOptions) {
+    this.maintenance = options.maintenance ?? new RepositoryMaintenance();
     this.index = new PageIndex(options.db);
   }
 
@@ -106,6 +111,7 @@ export class PageStore {
           wiki.id,
           this.repo(wiki),
         );
+        await this.maintenance.afterChange(wiki.id, this.repo(wiki));
       }
     });
   }
