@@ -11,6 +11,7 @@ import { apiRoutes } from "../src/api/routes.ts";
 import { openStores } from "../src/server.ts";
 import {
   addUser,
+  createToken,
   createUserAndWiki,
   makeDataDir,
   startTestServer,
@@ -285,17 +286,7 @@ describe("the gate", () => {
   });
 
   test("a read token can read but not write (403 insufficient_scope)", async () => {
-    const made = (await t.adminJson(
-      "create-token",
-      "--wiki",
-      "demo",
-      "--user",
-      "olive",
-      "--scope",
-      "read",
-    )) as {
-      token: string;
-    };
+    const made = await createToken(t, "demo", "olive", "read");
     expect((await api("GET", "/pages/Home", { token: made.token })).status).toBe(200);
     const refused = await call("PUT", "/pages/Home", "/pages/{path}", {
       token: made.token,
@@ -310,17 +301,7 @@ describe("the gate", () => {
   test("a viewer's write token is refused; anonymous can read a public wiki but not write it", async () => {
     await addUser(t, "vera");
     await t.adminJson("grant", "--wiki", "demo", "--user", "vera", "--role", "viewer");
-    const viewer = (await t.adminJson(
-      "create-token",
-      "--wiki",
-      "demo",
-      "--user",
-      "vera",
-      "--scope",
-      "write",
-    )) as {
-      token: string;
-    };
+    const viewer = await createToken(t, "demo", "vera", "write");
     const refused = await api("PUT", "/pages/Home", {
       token: viewer.token,
       body: { content: "x" },

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchChromium, signedInContext } from "./support/browser.ts";
 import { callTool, connectMcp, structuredOf } from "./support/mcp.ts";
-import { addUser, startTestServer, type TestServer } from "./support/server.ts";
+import { addUser, createToken, startTestServer, type TestServer } from "./support/server.ts";
 import { type SignedIn, signIn } from "./support/session.ts";
 
 // Starts real processes (server, Otterwiki, Chromium); the 5 s default is too short on 2 cores.
@@ -37,10 +37,7 @@ beforeAll(async () => {
     await t.adminJson("grant", "--wiki", slug, "--user", "jurgen", "--role", "editor");
     await t.adminJson("grant", "--wiki", slug, "--user", "vera", "--role", "viewer");
   }
-  const token = await t.adminJson("create-token", "--wiki", "lab", "--user", "jurgen");
-  if (typeof token !== "object" || token === null || !("token" in token))
-    throw new Error("no token");
-  jurgenToken = String(token.token);
+  jurgenToken = (await createToken(t, "lab", "jurgen")).token;
   jurgen = signIn(t, "jurgen");
   [anonymous, jurgenBrowser, veraBrowser] = await Promise.all([
     browser.newContext(),

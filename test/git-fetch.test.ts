@@ -18,7 +18,12 @@ import {
   nextCloneDir,
   repoUrl,
 } from "./support/git.ts";
-import { createUserAndWiki, startTestServer, type TestServer } from "./support/server.ts";
+import {
+  createToken,
+  createUserAndWiki,
+  startTestServer,
+  type TestServer,
+} from "./support/server.ts";
 
 // Starts a real server and many git processes; the 5 s default is too short on 2 cores.
 setDefaultTimeout(120_000);
@@ -98,12 +103,10 @@ describe("who may clone", () => {
   });
 
   test("a revoked token stops working at once", async () => {
-    const made = await t.adminJson("create-token", "--wiki", "demo", "--user", "olive");
-    if (typeof made !== "object" || made === null || !("token" in made) || !("id" in made))
-      throw new Error("bad create-token output");
-    const url = repoUrl(t, "demo", String(made.token));
+    const made = await createToken(t, "demo", "olive");
+    const url = repoUrl(t, "demo", made.token);
     expect((await clone(url)).exitCode).toBe(0);
-    await t.adminJson("revoke-token", "--id", String(made.id));
+    await t.adminJson("revoke-token", "--id", made.id);
     const { exitCode, stderr } = await clone(url);
     expect(exitCode).not.toBe(0);
     expect(stderr).toContain("Authentication failed");
@@ -112,10 +115,8 @@ describe("who may clone", () => {
   test("a user whose role was removed gets 403, not a new password prompt", async () => {
     await createUserAndWiki(t, { username: "rita", slug: "rita-wiki" });
     await t.adminJson("grant", "--wiki", "demo", "--user", "rita", "--role", "viewer");
-    const made = await t.adminJson("create-token", "--wiki", "demo", "--user", "rita");
-    if (typeof made !== "object" || made === null || !("token" in made))
-      throw new Error("bad create-token output");
-    const url = repoUrl(t, "demo", String(made.token));
+    const made = await createToken(t, "demo", "rita");
+    const url = repoUrl(t, "demo", made.token);
     expect((await clone(url)).exitCode).toBe(0);
     await t.adminJson("revoke", "--wiki", "demo", "--user", "rita");
     const response = await fetch(

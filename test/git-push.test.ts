@@ -22,7 +22,13 @@ import {
   repoUrl,
 } from "./support/git.ts";
 import { callTool, connectMcp, structuredOf } from "./support/mcp.ts";
-import { addUser, createUserAndWiki, startTestServer, type TestServer } from "./support/server.ts";
+import {
+  addUser,
+  createToken,
+  createUserAndWiki,
+  startTestServer,
+  type TestServer,
+} from "./support/server.ts";
 
 // Starts real servers and many git processes; the 5 s default is too short on 2 cores.
 setDefaultTimeout(120_000);
@@ -37,10 +43,7 @@ function createUser(username: string): Promise<void> {
 }
 
 async function makeToken(wiki: string, user: string, scope: "read" | "write"): Promise<string> {
-  const made = await t.adminJson("create-token", "--wiki", wiki, "--user", user, "--scope", scope);
-  if (typeof made !== "object" || made === null || !("token" in made))
-    throw new Error("bad create-token output");
-  return String(made.token);
+  return (await createToken(t, wiki, user, scope)).token;
 }
 
 beforeAll(async () => {

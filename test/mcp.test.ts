@@ -6,7 +6,13 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { callTool, connectMcp, structuredOf, textOf } from "./support/mcp.ts";
-import { addUser, createUserAndWiki, startTestServer, type TestServer } from "./support/server.ts";
+import {
+  addUser,
+  createToken,
+  createUserAndWiki,
+  startTestServer,
+  type TestServer,
+} from "./support/server.ts";
 
 setDefaultTimeout(120_000);
 
@@ -27,13 +33,6 @@ const EXPECTED_TOOLS = [
   "delete_note",
   "revert_note",
 ];
-
-async function createToken(wiki: string, user: string, scope: "read" | "write") {
-  return (await t.adminJson("create-token", "--wiki", wiki, "--user", user, "--scope", scope)) as {
-    id: string;
-    token: string;
-  };
-}
 
 function createMember(username: string, wiki: string, role: string) {
   return addUser(t, username, { wiki, role });
@@ -204,7 +203,7 @@ describe("the bearer gate", () => {
   });
 
   test("a revoked token is refused from the next request on, even mid-session", async () => {
-    const made = await createToken("demo", "olive", "write");
+    const made = await createToken(t, "demo", "olive", "write");
     const client = await connectMcp(t, "demo", made.token);
     expect((await callTool(client, "list_notes", {})).isError).toBeFalsy();
     await t.adminJson("revoke-token", "--id", made.id);
@@ -217,7 +216,7 @@ describe("the bearer gate", () => {
   });
 
   test("a read token calling a write tool gets 403 insufficient_scope; read tools work", async () => {
-    const made = await createToken("demo", "olive", "read");
+    const made = await createToken(t, "demo", "olive", "read");
     const reader = await connectMcp(t, "demo", made.token);
     expect((await callTool(reader, "read_note", { path: "Home" })).isError).toBeFalsy();
     expect(
@@ -238,7 +237,7 @@ describe("the bearer gate", () => {
 
   test("a viewer with a write token is refused by the write tools with a reason", async () => {
     await createMember("vera", "demo", "viewer");
-    const made = await createToken("demo", "vera", "write");
+    const made = await createToken(t, "demo", "vera", "write");
     const viewer = await connectMcp(t, "demo", made.token);
     const result = await callTool(viewer, "write_note", { path: "Viewer Page", content: "x" });
     expect(result.isError).toBe(true);
@@ -249,7 +248,7 @@ describe("the bearer gate", () => {
 
   test("a user whose role is removed is refused on the next request", async () => {
     await createMember("eddie", "demo", "editor");
-    const made = await createToken("demo", "eddie", "write");
+    const made = await createToken(t, "demo", "eddie", "write");
     const editor = await connectMcp(t, "demo", made.token);
     expect(
       (await callTool(editor, "write_note", { path: "Eddie", content: "# Eddie\n" })).isError,

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { join } from "node:path";
 import {
   addUser,
+  createToken,
   createUserAndWiki,
   makeDataDir,
   PROJECT_DIR,
@@ -132,15 +133,7 @@ describe("wiki tokens at the gate", () => {
   });
 
   test("a revoked token is refused from the next request on", async () => {
-    const made = (await t.adminJson(
-      "create-token",
-      "--wiki",
-      "demo",
-      "--user",
-      "olive",
-      "--scope",
-      "read",
-    )) as { id: string; token: string };
+    const made = await createToken(t, "demo", "olive", "read");
     expect((await api(made.token)).status).toBe(200);
     await t.adminJson("revoke-token", "--id", made.id);
     const response = await api(made.token);
@@ -153,15 +146,7 @@ describe("wiki tokens at the gate", () => {
   test("a token whose user lost their role is refused on a private wiki", async () => {
     await addUser(t, "vic");
     await t.adminJson("grant", "--wiki", "demo", "--user", "vic", "--role", "viewer");
-    const made = (await t.adminJson(
-      "create-token",
-      "--wiki",
-      "demo",
-      "--user",
-      "vic",
-      "--scope",
-      "read",
-    )) as { token: string };
+    const made = await createToken(t, "demo", "vic", "read");
     expect(await (await api(made.token)).json()).toMatchObject({
       you: { role: "viewer", can_write: false },
     });
@@ -171,9 +156,7 @@ describe("wiki tokens at the gate", () => {
 
   test("a lapsed wiki is not writable even by its owner", async () => {
     await t.adminJson("set-tier", "--wiki", "elsewhere", "--tier", "lapsed");
-    const quinn = (await t.adminJson("create-token", "--wiki", "elsewhere", "--user", "quinn")) as {
-      token: string;
-    };
+    const quinn = await createToken(t, "elsewhere", "quinn");
     expect(await (await api(quinn.token, "elsewhere")).json()).toMatchObject({
       tier: "lapsed",
       you: { can_write: false },

@@ -116,9 +116,18 @@ export async function createUserAndWiki(
     ...(options.public ? ["--public"] : []),
     ...(options.tier ? ["--tier", options.tier] : []),
   );
-  if (typeof created !== "object" || created === null || !("token" in created))
-    throw new Error("bad create-wiki output");
-  return created as { token: string; url: string; mcp_url: string; git_url: string };
+  if (typeof created !== "object" || created === null) throw new Error("bad create-wiki output");
+  const field = (name: string): string => {
+    const value: unknown = Reflect.get(created, name);
+    if (typeof value !== "string") throw new Error(`create-wiki printed no ${name}`);
+    return value;
+  };
+  return {
+    token: field("token"),
+    url: field("url"),
+    mcp_url: field("mcp_url"),
+    git_url: field("git_url"),
+  };
 }
 
 /** Creates a user through the admin CLI and, when `role` is given, grants it on `wiki`. */
@@ -140,4 +149,25 @@ export async function addUser(
   if (options.wiki !== undefined && options.role !== undefined) {
     await t.adminJson("grant", "--wiki", options.wiki, "--user", username, "--role", options.role);
   }
+}
+
+/** Makes a wiki token through the admin CLI and returns its id and plaintext, checked. */
+export async function createToken(
+  t: TestServer,
+  wiki: string,
+  user: string,
+  scope: "read" | "write" = "write",
+): Promise<{ id: string; token: string }> {
+  const made = await t.adminJson("create-token", "--wiki", wiki, "--user", user, "--scope", scope);
+  if (
+    typeof made !== "object" ||
+    made === null ||
+    !("id" in made) ||
+    !("token" in made) ||
+    typeof made.id !== "string" ||
+    typeof made.token !== "string"
+  ) {
+    throw new Error(`create-token printed something unexpected: ${JSON.stringify(made)}`);
+  }
+  return { id: made.id, token: made.token };
 }
