@@ -86,7 +86,7 @@ export function apiRoutes(deps: ApiDeps) {
         name: wiki.name,
         public: wiki.isPublic,
         tier: wiki.tier,
-        pages: (await deps.pages.list(wiki)).length,
+        pages: await deps.pages.count(wiki),
         you: { role: caller.principal.role, can_write: canWrite(wiki, caller.principal) },
         urls: { browser: urls.url, mcp: urls.mcpUrl, git: urls.gitUrl },
       });

@@ -158,7 +158,7 @@ export function createMcpHandler(deps: McpHandlerDeps): (request: Request) => Pr
             wiki,
             principal,
             browserUrl: `${wikiOrigin(deps.publicUrl, wiki.slug)}/`,
-            pageCount: (await deps.pages.list(wiki)).length,
+            pageCount: await deps.pages.count(wiki),
           });
     const server = createWikiMcpServer(context, instructions);
     const transport = new WebStandardStreamableHTTPServerTransport({

@@ -159,6 +159,12 @@ export class PageStore {
     return this.ensureReady(wiki).then(() => this.index.list(wiki.id, prefix));
   }
 
+  /** How many pages the wiki has, without loading them. */
+  async count(wiki: Wiki): Promise<number> {
+    await this.ensureReady(wiki);
+    return this.index.count(wiki.id);
+  }
+
   async search(wiki: Wiki, query: string, limit = 20): Promise<SearchResult> {
     await this.ensureReady(wiki);
     return this.index.search(wiki.id, query, Math.max(1, Math.min(limit, 100)));
