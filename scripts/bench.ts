@@ -1,83 +1,130 @@
 /**
- * `bun run bench [--quick]`: prints throughput, p50/p99 latency and peak RSS for the hot paths,
- * with reference figures measured in the same run. Nothing here asserts a timing.
+ * `bun run bench [--quick] [--only a,b]`: prints throughput, p50/p99 latency and peak RSS for the
+ * hot paths, with reference figures measured in the same run. Nothing here asserts a timing.
  */
-import { benchGit } from "./bench/git.ts";
+import { benchGit, benchPushRules, describePushRules } from "./bench/git.ts";
 import { benchMcp } from "./bench/mcp.ts";
 import { benchPageStore } from "./bench/page-store.ts";
+import { benchSearch } from "./bench/search.ts";
 import { peakRssMiB, printTable } from "./bench/stats.ts";
 import { benchTokenVerification } from "./bench/tokens.ts";
 import { benchWiki } from "./bench/wiki.ts";
 
-const args = new Set(Bun.argv.slice(2));
+const SECTIONS = ["store", "tokens", "mcp", "search", "git", "push-rules", "wiki"] as const;
+type Section = (typeof SECTIONS)[number];
+
+const argv = Bun.argv.slice(2);
+const args = new Set(argv);
 if (args.has("--help") || args.has("-h")) {
-  console.log("usage: bun run bench [--quick]\n\n  --quick   fewer iterations (a smoke run)");
+  console.log(
+    `usage: bun run bench [--quick] [--only SECTION[,SECTION…]]
+
+  --quick   fewer iterations (a smoke run)
+  --only    run only these sections: ${SECTIONS.join(", ")}`,
+  );
   process.exit(0);
 }
 const quick = args.has("--quick");
+const onlyIndex = argv.indexOf("--only");
+const onlyValue = onlyIndex === -1 ? null : (argv[onlyIndex + 1] ?? "");
+const isSection = (name: string): name is Section => SECTIONS.some((section) => section === name);
+const only = onlyValue === null ? null : onlyValue.split(",").filter((name) => name !== "");
+const unknown = only?.filter((name) => !isSection(name)) ?? [];
+if (only?.length === 0 || unknown.length > 0) {
+  console.error(
+    `bench: unknown section ${JSON.stringify(unknown.join(",") || onlyValue)}; choose from ${SECTIONS.join(", ")}`,
+  );
+  process.exit(2);
+}
+const runs = (section: Section) => only === null || only.includes(section);
 
 console.log(
   `wikibot bench — ${new Date().toISOString()} — bun ${Bun.version}, ${navigator.hardwareConcurrency} cores\n`,
 );
-console.log("## Page store (one wiki, 200 pages of ~1.8 kB, sequential)");
-const store = await benchPageStore(quick ? 50 : 400, quick ? 200 : 3000);
-printTable(store.rows);
-console.log(
-  `\nstore write cost relative to plain git add+commit: ${store.ratio.toFixed(2)}× (reference ops/s ÷ store ops/s)`,
-);
-
-console.log("\n## Wiki token verification (in process, 1,000 tokens)");
-const verification = benchTokenVerification(quick ? 5_000 : 100_000);
-console.log(
-  `${verification.perSecond.toFixed(0)} verifications/s, p50 ${verification.p50Micros.toFixed(1)} µs, p99 ${verification.p99Micros.toFixed(1)} µs`,
-);
-
-console.log(
-  "\n## MCP over Streamable HTTP (server child process, 2,000-page wiki, SDK clients; c = concurrent clients)",
-);
-const mcp = await benchMcp(quick);
-printTable(mcp.rows);
-console.log(
-  `bearer gate (Origin + token + role, in process): p50 ${mcp.gate.p50Micros.toFixed(1)} µs, p99 ${mcp.gate.p99Micros.toFixed(1)} µs`,
-);
-console.log(`server peak RSS (VmHWM): ${mcp.serverPeakRssMiB.toFixed(1)} MiB`);
-
-console.log(
-  "\n## Git smart HTTP (server child process, 2,000-page 5,000-commit wiki, real git client)",
-);
-const gitBench = await benchGit(quick);
-printTable(gitBench.rows);
-console.log(
-  `clone over HTTP ÷ clone from the local path: ${gitBench.cloneRatio.toFixed(2)}× (hardlinks), ${gitBench.cloneRatioNoLocal.toFixed(2)}× (--no-local, which runs pack-objects as the server does); pack ${gitBench.packMiB.toFixed(1)} MiB`,
-);
-console.log(
-  `push of 100 changed pages over HTTP ÷ the same push to a local bare copy: ${gitBench.pushRatio.toFixed(2)}×`,
-);
-const big = gitBench.bigPush;
-console.log(
-  `${(big.bytes / 1e6).toFixed(0)} MB push: ${big.ms.toFixed(0)} ms (local bare copy: ${big.floorMs.toFixed(0)} ms); server RSS ${big.rssBeforeMiB.toFixed(1)} MiB before, peak ${big.rssPeakMiB.toFixed(1)} MiB during (VmHWM ${big.hwmMiB.toFixed(1)} MiB)`,
-);
-
-console.log(
-  "\n## Browser wiki (server child process; Otterwiki page view through the proxy vs straight to its socket, interleaved)",
-);
-const wiki = await benchWiki(quick);
-printTable(wiki.rows);
-console.log(
-  `proxy ÷ straight: p50 ${wiki.ratioP50.toFixed(2)}×, p99 ${wiki.ratioP99.toFixed(2)}× (anonymous view, target ≤ 1.15)`,
-);
-const ms = (values: number[]) => values.map((value) => value.toFixed(0)).join(", ");
-console.log(`cold start of a wiki process (spawn → /-/healthz 200): ${ms(wiki.coldStartMs)} ms`);
-console.log(
-  `first view of a wiki through the proxy (spawn + first render): ${ms(wiki.coldFirstViewMs)} ms`,
-);
-for (const entry of wiki.perProcess) {
+if (runs("store")) {
+  console.log("## Page store (one wiki, 200 pages of ~1.8 kB, sequential)");
+  const store = await benchPageStore(quick ? 50 : 400, quick ? 200 : 3000);
+  printTable(store.rows);
   console.log(
-    `live Otterwiki ${entry.wiki} (gunicorn master + worker): RSS ${entry.rssMiB.toFixed(1)} MiB, PSS ${entry.pssMiB.toFixed(1)} MiB`,
+    `\nstore write cost relative to plain git add+commit: ${store.ratio.toFixed(2)}× (reference ops/s ÷ store ops/s)`,
   );
 }
-console.log(
-  `4 live wikis: server ${wiki.serverRssMiB.toFixed(1)} MiB + Otterwikis = RSS ${wiki.totalRssMiB.toFixed(1)} MiB in total (PSS ${wiki.totalPssMiB.toFixed(1)} MiB)`,
-);
+
+if (runs("tokens")) {
+  console.log("\n## Wiki token verification (in process, 1,000 tokens)");
+  const verification = benchTokenVerification(quick ? 5_000 : 100_000);
+  console.log(
+    `${verification.perSecond.toFixed(0)} verifications/s, p50 ${verification.p50Micros.toFixed(1)} µs, p99 ${verification.p99Micros.toFixed(1)} µs`,
+  );
+}
+
+if (runs("mcp")) {
+  console.log(
+    "\n## MCP over Streamable HTTP (server child process, 2,000-page wiki, SDK clients; c = concurrent clients)",
+  );
+  const mcp = await benchMcp(quick);
+  printTable(mcp.rows);
+  console.log(
+    `bearer gate (Origin + token + role, in process): p50 ${mcp.gate.p50Micros.toFixed(1)} µs, p99 ${mcp.gate.p99Micros.toFixed(1)} µs`,
+  );
+  console.log(`server peak RSS (VmHWM): ${mcp.serverPeakRssMiB.toFixed(1)} MiB`);
+}
+
+if (runs("search")) {
+  console.log(
+    "\n## Full-text search over REST (server child process; 2,000-page wiki, and a wiki with a page at the 1 MB limit)",
+  );
+  printTable((await benchSearch(quick)).rows);
+}
+
+if (runs("git")) {
+  console.log(
+    "\n## Git smart HTTP (server child process, 2,000-page 5,000-commit wiki, real git client)",
+  );
+  const gitBench = await benchGit(quick);
+  printTable(gitBench.rows);
+  console.log(
+    `clone over HTTP ÷ clone from the local path: ${gitBench.cloneRatio.toFixed(2)}× (hardlinks), ${gitBench.cloneRatioNoLocal.toFixed(2)}× (--no-local, which runs pack-objects as the server does); pack ${gitBench.packMiB.toFixed(1)} MiB`,
+  );
+  console.log(
+    `push of 100 changed pages over HTTP ÷ the same push to a local bare copy: ${gitBench.pushRatio.toFixed(2)}×`,
+  );
+  const big = gitBench.bigPush;
+  console.log(
+    `${(big.bytes / 1e6).toFixed(0)} MB push: ${big.ms.toFixed(0)} ms (local bare copy: ${big.floorMs.toFixed(0)} ms); server RSS ${big.rssBeforeMiB.toFixed(1)} MiB before, peak ${big.rssPeakMiB.toFixed(1)} MiB during (VmHWM ${big.hwmMiB.toFixed(1)} MiB)`,
+  );
+}
+
+if (runs("push-rules")) {
+  console.log(
+    "\n## git push page rules (server child process; gate hold time of a large push, refused oversize pushes)",
+  );
+  const pushRules = await benchPushRules({ files: quick ? 2_000 : 10_000, gigabyte: !quick });
+  for (const line of describePushRules(pushRules)) console.log(line);
+}
+
+if (runs("wiki")) {
+  console.log(
+    "\n## Browser wiki (server child process; Otterwiki page view through the proxy vs straight to its socket, interleaved)",
+  );
+  const wiki = await benchWiki(quick);
+  printTable(wiki.rows);
+  console.log(
+    `proxy ÷ straight: p50 ${wiki.ratioP50.toFixed(2)}×, p99 ${wiki.ratioP99.toFixed(2)}× (anonymous view, target ≤ 1.15)`,
+  );
+  const ms = (values: number[]) => values.map((value) => value.toFixed(0)).join(", ");
+  console.log(`cold start of a wiki process (spawn → /-/healthz 200): ${ms(wiki.coldStartMs)} ms`);
+  console.log(
+    `first view of a wiki through the proxy (spawn + first render): ${ms(wiki.coldFirstViewMs)} ms`,
+  );
+  for (const entry of wiki.perProcess) {
+    console.log(
+      `live Otterwiki ${entry.wiki} (gunicorn master + worker): RSS ${entry.rssMiB.toFixed(1)} MiB, PSS ${entry.pssMiB.toFixed(1)} MiB`,
+    );
+  }
+  console.log(
+    `4 live wikis: server ${wiki.serverRssMiB.toFixed(1)} MiB + Otterwikis = RSS ${wiki.totalRssMiB.toFixed(1)} MiB in total (PSS ${wiki.totalPssMiB.toFixed(1)} MiB)`,
+  );
+}
 
 console.log(`\npeak RSS: ${peakRssMiB().toFixed(1)} MiB`);

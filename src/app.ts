@@ -84,6 +84,9 @@ export function createApp(deps: AppDeps): App {
   async function route(request: Request): Promise<Response> {
     const target = resolveHost(request.headers.get("host"), deps.publicUrl);
     if (target.kind === "malformed") return jsonError(400, "bad_host", target.reason);
+    // Bun builds request.url from the Host header; every handler below may parse it.
+    if (URL.parse(request.url) === null)
+      return jsonError(400, "bad_host", "the Host header does not form a valid URL");
     if (target.kind === "unknown")
       return jsonError(404, "unknown_host", "this host is not served here");
     if (exceedsDeclaredLength(request, deps.maxBodyBytes) && !isGitRpc(request)) {

@@ -22,7 +22,7 @@ import { WriteGate } from "./pages/write-gate.ts";
 import { createBrowserHandler } from "./wiki/browser-handler.ts";
 import { otterwikiLauncher } from "./wiki/launch.ts";
 import { reapStaleProcesses } from "./wiki/otterwiki-process.ts";
-import { OtterwikiPool } from "./wiki/process-pool.ts";
+import { OtterwikiPool, type PoolSnapshot } from "./wiki/process-pool.ts";
 import { WikiStore } from "./wikis/wiki-store.ts";
 
 export const COMMITTER = { name: "wikibot", email: "wikibot@users.wikibot.invalid" };
@@ -35,8 +35,12 @@ export interface RunningServer {
   readonly pages: PageStore;
   /** Browser sessions: the test harness signs people in through them exactly as the login does. */
   readonly browserSessions: HandoffDeps;
+  /** The Otterwiki pool with each live wiki's slug and pid: for the operator and tests only. */
+  wikiProcesses(): PoolSnapshot;
   /** Stops accepting, lets requests and writes in flight finish, then closes the database. */
   stop(): Promise<void>;
+  /** For an exit that cannot wait for stop(): kills every Otterwiki synchronously; how many. */
+  killWikiProcessesNow(): number;
 }
 
 /** Opens the database and builds every store on it; no process is started. */
@@ -102,7 +106,8 @@ export async function startServer(
       status: stopping ? "stopping" : dbOk ? "ok" : "degraded",
       db: dbOk ? "ok" : "error",
       writes_in_flight: gate.activeCount,
-      wiki_processes: pool.snapshot(),
+      // Counts only: /health is public, and the slugs of live wikis would name private ones.
+      wiki_processes: poolCounts(pool.snapshot()),
       repo_maintenance: pages.maintenance.status(),
       uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
     };
@@ -137,6 +142,7 @@ export async function startServer(
         dataDir,
         publicUrl,
         maxPackBytes: config.maxPackBytes,
+        maxFileBytes: config.maxBodyBytes,
         logger,
         disableIdleTimeout: (request) => server.timeout(request, 0),
       }),
@@ -158,6 +164,7 @@ export async function startServer(
     db: stores.db,
     pages,
     browserSessions: { sessions, wikis: stores.wikis, publicUrl },
+    wikiProcesses: () => pool.snapshot(),
     async stop() {
       if (stopping) return;
       stopping = true;
@@ -167,5 +174,11 @@ export async function startServer(
       stores.db.close();
       logger.info("stopped");
     },
+    killWikiProcessesNow: () => pool.killNow(),
   };
+}
+
+function poolCounts(snapshot: PoolSnapshot) {
+  const { processes: _perWiki, ...counts } = snapshot;
+  return counts;
 }

@@ -1,7 +1,7 @@
 /**
  * The browser wiki in real headless Chromium against the real server, Otterwiki processes and
  * MCP: anonymous and signed-in reading through the per-host handshake, editing in Otterwiki's
- * editor with the result visible to MCP, MCP writes visible on reload, read-only viewers, and
+ * editor with the result (and its `Client: browser` trailer) visible to MCP, MCP writes visible on reload, read-only viewers, and
  * a save that would overwrite someone else's change.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -151,6 +151,16 @@ describe("editing", () => {
     const note = await readNote("Research/From the Browser");
     expect(note.content).toBe("# From the Browser\n\nTyped in Chromium by Jürgen.\n");
     expect(note.author).toBe("Jürgen Łukasz");
+    // Browser commits name their client like every other surface's (DESIGN §4).
+    const client = await connectMcp(t, "lab", jurgenToken);
+    try {
+      const history = structuredOf(
+        await callTool(client, "note_history", { path: "Research/From the Browser" }),
+      );
+      expect(history).toMatchObject({ commits: [{ client: "browser", message: "Browser edit" }] });
+    } finally {
+      await client.close();
+    }
     await page.close();
   });
 

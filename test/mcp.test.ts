@@ -241,7 +241,7 @@ describe("the bearer gate", () => {
     const viewer = await connectMcp(t, "demo", made.token);
     const result = await callTool(viewer, "write_note", { path: "Viewer Page", content: "x" });
     expect(result.isError).toBe(true);
-    expect(textOf(result)).toContain("your role on this wiki is viewer");
+    expect(textOf(result)).toContain("your role on demo is viewer");
     expect((await callTool(viewer, "search", { query: "demo" })).isError).toBeFalsy();
     await viewer.close();
   });
@@ -265,7 +265,9 @@ describe("the bearer gate", () => {
     await t.adminJson("set-tier", "--wiki", "lapsed-wiki", "--tier", "lapsed");
     await expect(
       client.callTool({ name: "read_note", arguments: { path: "Home" } }),
-    ).rejects.toThrow("this wiki's subscription has lapsed; it is read-only and MCP is disabled");
+    ).rejects.toThrow(
+      "lapsed-wiki's subscription has lapsed: the wiki is read-only and MCP is disabled",
+    );
     const response = await mcpPost("lapsed-wiki", initializeMessage, {
       authorization: `Bearer ${lapsed.token}`,
     });

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureOtterwiki, type OtterwikiRuntime } from "../scripts/setup/otterwiki.ts";
+import { otterwikiPostOf, routeHeader } from "../src/wiki/route-policy.ts";
 
 // Starts real processes (server, git, Otterwiki); the 5 s default is too short on 2 cores.
 setDefaultTimeout(120_000);
@@ -188,6 +189,9 @@ function request(
   });
   if (cookie) headers.set("cookie", cookie);
   if (referer) headers.set("referer", referer);
+  // The proxy names the view every POST was checked for; the wrapper refuses any other.
+  const post = form ? otterwikiPostOf(decodeURIComponent(path)) : null;
+  if (post !== null) headers.set("x-wikibot-route", routeHeader(post));
   return fetch(`http://${new URL(publicOrigin).host}${path}`, {
     unix: wiki.socket,
     method: form ? "POST" : "GET",

@@ -2,10 +2,10 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { PageError } from "../src/pages/page-error.ts";
 import type { ChangeContext } from "../src/pages/page-store.ts";
 import { gitText } from "../src/repo/git.ts";
 import { type Wiki, WikiStore } from "../src/wikis/wiki-store.ts";
+import { pageError } from "./support/page-error.ts";
 import { createUserAndWiki, startTestServer, type TestServer } from "./support/server.ts";
 
 // Starts real processes (server, git, Otterwiki); the 5 s default is too short on 2 cores.
@@ -26,16 +26,6 @@ beforeAll(async () => {
   wiki = found;
 });
 afterAll(() => t.close());
-
-async function pageError(promise: Promise<unknown>): Promise<PageError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PageError) return error;
-    throw error;
-  }
-  throw new Error("expected a PageError");
-}
 
 describe("bootstrap", () => {
   test("a new wiki holds Home, the agent guide and Connect with its real URLs", async () => {

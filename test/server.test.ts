@@ -139,7 +139,7 @@ describe("wiki tokens at the gate", () => {
     const response = await api(made.token);
     expect(response.status).toBe(401);
     expect(await response.json()).toMatchObject({
-      error: { message: "the token has been revoked" },
+      error: { message: "that token is not valid for demo: it has been revoked" },
     });
   });
 

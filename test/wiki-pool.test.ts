@@ -52,8 +52,7 @@ afterAll(async () => {
 });
 
 async function poolHealth(): Promise<PoolHealth> {
-  const health = await (await fetch(`${t.origin}/health`)).json();
-  return health.wiki_processes;
+  return t.server.wikiProcesses();
 }
 
 /** gunicorn masters this server started (their parent is us), counted from /proc. */

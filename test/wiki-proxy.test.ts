@@ -474,7 +474,7 @@ describe("lapsed and broken wikis", () => {
       content: "# Changed",
     });
     expect(save.status).toBe(403);
-    expect(await save.text()).toContain("plan has lapsed");
+    expect(await save.text()).toContain("subscription has lapsed: the wiki is read-only");
     expect(readHead(t.server.pages.repo(wikiOf("old")))).toBe(head);
   });
 
@@ -516,9 +516,11 @@ describe("limits and the socket", () => {
     expect(response.status).toBe(413);
   });
 
-  test("sockets are 0600 in a 0700 folder, and /health lists the live processes", async () => {
+  test("sockets are 0600 in a 0700 folder; /health counts live processes and names no wiki", async () => {
     const health = await (await fetch(`${t.origin}/health`)).json();
-    const processes: { wiki: string; pid: number }[] = health.wiki_processes.processes;
+    expect(health.wiki_processes.live).toBeGreaterThanOrEqual(1);
+    expect(JSON.stringify(health)).not.toContain("demo");
+    const processes = t.server.wikiProcesses().processes;
     expect(processes.map((entry) => entry.wiki)).toContain("demo");
     const runDir = join(t.dataDir, "run");
     expect(statSync(runDir).mode & 0o777).toBe(0o700);

@@ -4,16 +4,15 @@
  * Streamable HTTP, at several concurrencies; plus the bearer gate's cost in process.
  */
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { authenticateWikiRequest } from "../../src/auth/bearer.ts";
-import { runGit } from "../../src/repo/git.ts";
-import { COMMITTER, openStores } from "../../src/server.ts";
-import { createWiki } from "../../src/wikis/wiki-service.ts";
+import { openStores } from "../../src/server.ts";
 import { type ServerProcess, spawnServer } from "../../test/support/server-process.ts";
+import { withBenchFixture } from "./fixtures.ts";
 import { percentile, type Summary } from "./stats.ts";
 
 const _PROJECT_DIR = resolve(import.meta.dir, "..", "..");
@@ -27,45 +26,14 @@ function pageText(index: number): string {
 }
 
 /** A wiki of PAGES pages in one commit, and a write token for its owner. */
-async function prepareWiki(dataDir: string): Promise<{ token: string }> {
-  const stores = openStores(dataDir);
-  try {
-    const user = stores.users.create({
-      did: "did:plc:benchbenchbenchbenchbenc",
-      handle: "bench.bsky.social",
-      username: "bench",
-      displayName: "Bench",
-    });
-    const publicUrl = new URL("http://localhost:8080");
-    const { wiki } = await createWiki(
-      { ...stores, dataDir, publicUrl, committer: COMMITTER },
-      { slug: "bench", ownerUsername: "bench", isPublic: false, tier: "free" },
+function prepareWiki(dataDir: string): Promise<{ token: string }> {
+  return withBenchFixture(dataDir, async (fixture) => {
+    const files = Object.fromEntries(
+      Array.from({ length: PAGES }, (_, index) => [`Page ${index}.md`, pageText(index)]),
     );
-    await stores.pages.exclusive(wiki, async () => {
-      const repo = stores.pages.repo(wiki);
-      for (let index = 0; index < PAGES; index++) {
-        writeFileSync(join(repo, `Page ${index}.md`), pageText(index));
-      }
-      await runGit(repo, ["add", "-A"]);
-      await runGit(repo, ["commit", "-q", "--no-verify", "-m", "Bench pages"], {
-        env: {
-          GIT_AUTHOR_NAME: "Bench",
-          GIT_AUTHOR_EMAIL: "bench@users.wikibot.invalid",
-          GIT_COMMITTER_NAME: COMMITTER.name,
-          GIT_COMMITTER_EMAIL: COMMITTER.email,
-        },
-      });
-    });
-    const token = stores.tokens.create({
-      wikiId: wiki.id,
-      userId: user.id,
-      scope: "write",
-      label: "bench",
-    });
-    return { token: token.plaintext };
-  } finally {
-    stores.db.close();
-  }
+    const wiki = await fixture.wiki("bench", { isPublic: false, tier: "free", files });
+    return { token: fixture.token(wiki, "write") };
+  });
 }
 
 /** The gate on its own: Origin check, token verification, role lookup (in process). */

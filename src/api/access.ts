@@ -1,7 +1,5 @@
-/** Who may write through the REST API: the credential checks from the gate, then tier and role. */
-import { type BearerGateDeps, type WikiCaller, writeCredentialChallenge } from "../auth/bearer.ts";
-import { canWrite } from "../auth/wiki-access.ts";
-import { jsonError } from "../http/json.ts";
+/** Who may write through the REST API: the one access decision, rendered as REST refuses. */
+import { type BearerGateDeps, refuseUnless, type WikiCaller } from "../auth/bearer.ts";
 import type { Wiki } from "../wikis/wiki-store.ts";
 
 export function writeRefusal(
@@ -9,17 +7,5 @@ export function writeRefusal(
   wiki: Wiki,
   caller: WikiCaller,
 ): Response | null {
-  const challenge = writeCredentialChallenge(deps, wiki, caller);
-  if (challenge !== null) return challenge;
-  if (wiki.tier === "lapsed") {
-    return jsonError(403, "wiki_lapsed", "this wiki's subscription has lapsed; it is read-only");
-  }
-  if (!canWrite(wiki, caller.principal)) {
-    return jsonError(
-      403,
-      "forbidden",
-      `your role on this wiki is ${caller.principal.role ?? "none"}; writing needs editor or owner`,
-    );
-  }
-  return null;
+  return refuseUnless(deps, wiki, caller, "write");
 }

@@ -346,7 +346,7 @@ export function openApiDocument(publicUrl: URL): Record<string, unknown> {
       "/search": {
         get: {
           operationId: "search",
-          summary: 'Full-text search (words, "phrases", OR, NOT, prefix*)',
+          summary: 'Full-text search (words, "phrases", OR, -word or NOT word, prefix*)',
           parameters: [
             {
               name: "q",
@@ -361,10 +361,29 @@ export function openApiDocument(publicUrl: URL): Record<string, unknown> {
               description: "Best matches first",
               content: json({
                 type: "object",
-                required: ["query", "interpreted_as_plain_text", "hits"],
+                required: [
+                  "query",
+                  "interpreted_query",
+                  "interpreted_as_plain_text",
+                  "truncated",
+                  "hits",
+                ],
                 properties: {
                   query: { type: "string" },
-                  interpreted_as_plain_text: { type: "boolean" },
+                  interpreted_query: {
+                    type: "string",
+                    description:
+                      "How the query was read, e.g. otter AND (kelp OR urchin) AND NOT sea; empty when it holds nothing to find",
+                  },
+                  interpreted_as_plain_text: {
+                    type: "boolean",
+                    description:
+                      "The query held syntax this search does not offer (parentheses, column filters, NEAR, an unbalanced quote), searched as plain words",
+                  },
+                  truncated: {
+                    type: "boolean",
+                    description: "Only the query's first 16 terms were searched",
+                  },
                   hits: { type: "array", items: ref("SearchHit") },
                 },
               }),

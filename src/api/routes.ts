@@ -255,7 +255,9 @@ export function apiRoutes(deps: ApiDeps) {
           const result = await deps.pages.search(entered.wiki, query.q, query.limit ?? 20);
           return jsonResponse({
             query: query.q,
+            interpreted_query: result.interpretedQuery,
             interpreted_as_plain_text: result.interpretedAsPlainText,
+            truncated: result.truncated,
             hits: result.hits.map((hit) => ({
               path: hit.path,
               title: hit.title,

@@ -8,19 +8,19 @@ import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
 import { jsonError } from "../http/json.ts";
 import type { Wiki } from "../wikis/wiki-store.ts";
 import {
+  decideAccess,
+  invalidCredentialRefusal,
+  type Refusal,
+  type WikiAction,
+} from "./access-decision.ts";
+import {
   bearerChallenge,
   protectedResourceMetadataUrl,
   scopesOfTokenScope,
   WIKI_SCOPES,
   wikiOrigin,
 } from "./protected-resource-metadata.ts";
-import {
-  ANONYMOUS,
-  canRead,
-  type Principal,
-  resolveWikiToken,
-  type WikiAccessDeps,
-} from "./wiki-access.ts";
+import { ANONYMOUS, type Principal, resolveWikiToken, type WikiAccessDeps } from "./wiki-access.ts";
 
 export interface BearerGateDeps extends WikiAccessDeps {
   publicUrl: URL;
@@ -32,9 +32,6 @@ export interface WikiCaller {
   /** Null for anonymous callers (no Authorization header) on a public wiki. */
   authInfo: AuthInfo | null;
 }
-
-export const LAPSED_MESSAGE =
-  "this wiki's subscription has lapsed; it is read-only and MCP is disabled";
 
 type PresentedCredentials =
   | { kind: "none" }
@@ -82,6 +79,35 @@ function challenge(
   return jsonError(status, code, message, { "www-authenticate": header });
 }
 
+/**
+ * A refusal from the access decision as the bearer-token surfaces (REST and MCP) send it: what a
+ * new credential can fix is a 401 or 403 with an RFC 6750 challenge (so an OAuth client can sign
+ * in or ask for more scope); the rest is a plain 403 with the reason as its code.
+ */
+export function bearerRefusal(deps: BearerGateDeps, wiki: Wiki, refusal: Refusal): Response {
+  const { message } = refusal;
+  switch (refusal.reason) {
+    case "invalid_token":
+      return challenge(deps, wiki, 401, "invalid_token", message, "invalid_token");
+    case "unauthenticated":
+      return challenge(
+        deps,
+        wiki,
+        401,
+        "unauthorized",
+        `${message}: send Authorization: Bearer <wiki token>`,
+      );
+    case "read_only_token":
+      return challenge(deps, wiki, 403, "insufficient_scope", message, "insufficient_scope");
+    case "lapsed":
+      return jsonError(403, "wiki_lapsed", message);
+    case "no_role":
+    case "read_only_role":
+    case "free_plan":
+      return jsonError(403, "forbidden", message);
+  }
+}
+
 /** Checks Origin and credentials and that the caller may read this wiki. */
 export function authenticateWikiRequest(
   deps: BearerGateDeps,
@@ -104,63 +130,30 @@ export function authenticateWikiRequest(
   const presented = credentials.kind === "bearer" ? credentials.token : null;
   const access = resolveWikiToken(deps, wiki, presented);
   if (access.kind === "invalid") {
-    return challenge(deps, wiki, 401, "invalid_token", access.reason, "invalid_token");
+    return bearerRefusal(deps, wiki, invalidCredentialRefusal(wiki, access.reason));
   }
-  if (access.kind === "anonymous") {
-    if (!canRead(wiki, ANONYMOUS)) {
-      return challenge(
-        deps,
-        wiki,
-        401,
-        "unauthorized",
-        "this wiki is private; send Authorization: Bearer <wiki token>",
-      );
-    }
-    return { principal: ANONYMOUS, authInfo: null };
-  }
-  const { principal } = access;
-  if (!canRead(wiki, principal)) {
-    return jsonError(403, "forbidden", "you have no role on this wiki");
-  }
+  const principal = access.kind === "anonymous" ? ANONYMOUS : access.principal;
+  const decision = decideAccess(wiki, principal, "read");
+  if (!decision.allowed) return bearerRefusal(deps, wiki, decision.refusal);
+  if (principal.user === null) return { principal, authInfo: null };
   return {
     principal,
     authInfo: {
       token: presented ?? "",
       clientId: `wiki-token:${principal.tokenId ?? ""}`,
       scopes: principal.scope === null ? [] : scopesOfTokenScope(principal.scope),
-      extra: { userId: principal.user?.id ?? null, role: principal.role },
+      extra: { userId: principal.user.id, role: principal.role },
     },
   };
 }
 
-/**
- * The part of "may this caller write?" that new credentials can fix: no credentials (401, so an
- * OAuth client can sign in) or a read-only token (403 insufficient_scope, RFC 6750 §3.1).
- * Role and tier are checked separately because no token can change them.
- */
-export function writeCredentialChallenge(
+/** The REST/MCP answer when `caller` may not do `action` here, or null when they may. */
+export function refuseUnless(
   deps: BearerGateDeps,
   wiki: Wiki,
   caller: WikiCaller,
+  action: WikiAction,
 ): Response | null {
-  if (caller.principal.user === null) {
-    return challenge(
-      deps,
-      wiki,
-      401,
-      "unauthorized",
-      "writing needs a wiki token with write scope",
-    );
-  }
-  if (caller.principal.scope !== "write") {
-    return challenge(
-      deps,
-      wiki,
-      403,
-      "insufficient_scope",
-      "this token is read-only; writing needs a token with write scope",
-      "insufficient_scope",
-    );
-  }
-  return null;
+  const decision = decideAccess(wiki, caller.principal, action);
+  return decision.allowed ? null : bearerRefusal(deps, wiki, decision.refusal);
 }

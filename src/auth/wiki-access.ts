@@ -4,6 +4,7 @@
  * lapsed tier applies to the very next request. A wiki token is bound to one wiki.
  */
 import type { Role, Wiki, WikiStore } from "../wikis/wiki-store.ts";
+import { decideAccess } from "./access-decision.ts";
 import type { User, UserStore } from "./user-store.ts";
 import type { TokenScope, WikiTokenStore } from "./wiki-token.ts";
 
@@ -37,20 +38,19 @@ export function resolveWikiToken(
   const verification = deps.tokens.verify(presented);
   switch (verification.kind) {
     case "malformed":
-      return { kind: "invalid", reason: "the token is malformed" };
+      return { kind: "invalid", reason: "it is malformed" };
     case "unknown":
-      return { kind: "invalid", reason: "the token is not valid" };
+      return { kind: "invalid", reason: "it is unknown" };
     case "revoked":
-      return { kind: "invalid", reason: "the token has been revoked" };
+      return { kind: "invalid", reason: "it has been revoked" };
     case "valid":
       break;
   }
   const token = verification.token;
   // A token for another wiki is "not valid here", with the same answer as an unknown token.
-  if (token.wikiId !== wiki.id)
-    return { kind: "invalid", reason: "the token is not valid for this wiki" };
+  if (token.wikiId !== wiki.id) return { kind: "invalid", reason: "it was made for another wiki" };
   const user = deps.users.findById(token.userId);
-  if (user === null) return { kind: "invalid", reason: "the token's user no longer exists" };
+  if (user === null) return { kind: "invalid", reason: "its user no longer exists" };
   return {
     kind: "authenticated",
     principal: {
@@ -65,14 +65,10 @@ export function resolveWikiToken(
 export const ANONYMOUS: Principal = { user: null, role: null, scope: null, tokenId: null };
 
 export function canRead(wiki: Wiki, principal: Principal): boolean {
-  return wiki.isPublic || principal.role !== null;
+  return decideAccess(wiki, principal, "read").allowed;
 }
 
 /** Writing needs an editor or owner role, a write-scoped token, and a wiki that has not lapsed. */
 export function canWrite(wiki: Wiki, principal: Principal): boolean {
-  return (
-    wiki.tier !== "lapsed" &&
-    (principal.role === "editor" || principal.role === "owner") &&
-    principal.scope === "write"
-  );
+  return decideAccess(wiki, principal, "write").allowed;
 }

@@ -3,10 +3,9 @@
  * an editor or owner with a write token on a premium wiki. Refusals are GitHttpErrors whose text
  * git shows the user. 401 always carries a Basic challenge so git asks its credential helper.
  */
+import { decideAccess, invalidCredentialRefusal, type Refusal } from "../auth/access-decision.ts";
 import {
   ANONYMOUS,
-  canRead,
-  canWrite,
   type Principal,
   resolveWikiToken,
   type WikiAccessDeps,
@@ -28,74 +27,44 @@ export function authorizeGitService(
   authorization: string | null,
   service: GitService,
 ): Principal {
-  const challenge = { "www-authenticate": `Basic realm="${wiki.slug}", charset="UTF-8"` };
   const credentials = readBasicToken(authorization);
   if (credentials.kind === "malformed") {
-    throw new GitHttpError(
-      401,
-      "authentication failed: send a wiki token as the password (any user name)",
-      challenge,
-      "malformed Authorization header",
+    throw gitRefusal(
+      wiki,
+      invalidCredentialRefusal(wiki, "the Authorization header is not Basic credentials"),
     );
   }
   let principal: Principal = ANONYMOUS;
   if (credentials.kind === "token") {
     const access = resolveWikiToken(deps, wiki, credentials.token);
-    if (access.kind === "invalid") {
-      // One answer for unknown, revoked and other-wiki tokens; the reason goes to the log.
-      throw new GitHttpError(
-        401,
-        `authentication failed: that token is not valid for ${wiki.slug} (unknown, revoked, or made for another wiki)`,
-        challenge,
-        access.reason,
-      );
-    }
+    if (access.kind === "invalid")
+      throw gitRefusal(wiki, invalidCredentialRefusal(wiki, access.reason));
     if (access.kind === "authenticated") principal = access.principal;
   }
-  const anonymous = principal.user === null;
+  const decision = decideAccess(wiki, principal, service === "git-upload-pack" ? "read" : "push");
+  if (!decision.allowed) throw gitRefusal(wiki, decision.refusal);
+  return principal;
+}
 
-  if (service === "git-upload-pack") {
-    if (canRead(wiki, principal)) return principal;
-    if (anonymous) {
-      throw new GitHttpError(
+/**
+ * A refusal as git shows it: text/plain that git prints as `remote:` lines. What a credential
+ * can fix is a 401 with a Basic challenge, so git asks its credential helper. Note that git
+ * sends credentials only after a 401 (curl's CURLAUTH_ANY waits for the challenge), so on a
+ * public wiki a clone with a token in its URL reads anonymously and the token is never seen;
+ * a token that is presented is judged exactly as REST and MCP judge it.
+ */
+function gitRefusal(wiki: Wiki, refusal: Refusal): GitHttpError {
+  const challenge = { "www-authenticate": `Basic realm="${wiki.slug}", charset="UTF-8"` };
+  switch (refusal.reason) {
+    case "invalid_token":
+      return new GitHttpError(401, `authentication failed: ${refusal.message}`, challenge);
+    case "unauthenticated":
+      return new GitHttpError(
         401,
-        `${wiki.slug} is a private wiki: use a wiki token as the password (any user name)`,
+        `${refusal.message}: use it as the password (any user name)`,
         challenge,
       );
-    }
-    throw new GitHttpError(403, `you have no role on ${wiki.slug}, so you cannot read it`);
+    default:
+      return new GitHttpError(403, refusal.message);
   }
-
-  if (anonymous) {
-    throw new GitHttpError(
-      401,
-      `pushing to ${wiki.slug} needs a wiki token with write scope as the password (any user name)`,
-      challenge,
-    );
-  }
-  if (!canRead(wiki, principal)) {
-    throw new GitHttpError(403, `you have no role on ${wiki.slug}, so you cannot push to it`);
-  }
-  if (wiki.tier === "free") {
-    throw new GitHttpError(
-      403,
-      `this wiki is on the free plan: git access is read-only; upgrade ${wiki.slug} to premium to push, or edit pages in the browser or over MCP`,
-    );
-  }
-  if (wiki.tier === "lapsed") {
-    throw new GitHttpError(
-      403,
-      `this wiki's premium plan has lapsed: ${wiki.slug} is read-only until the plan is renewed`,
-    );
-  }
-  if (principal.role !== "editor" && principal.role !== "owner") {
-    throw new GitHttpError(
-      403,
-      `your role on ${wiki.slug} is ${principal.role ?? "none"}: pushing needs editor or owner`,
-    );
-  }
-  if (!canWrite(wiki, principal)) {
-    throw new GitHttpError(403, "this token is read-only: make a token with write scope to push");
-  }
-  return principal;
 }

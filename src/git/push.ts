@@ -9,21 +9,36 @@ import { join } from "node:path";
 import { errorFields, type Logger } from "../lib/log.ts";
 import { randomId } from "../lib/random.ts";
 import { PageError } from "../pages/page-error.ts";
+import { MAX_PAGE_BYTES } from "../pages/page-rules.ts";
 import type { PageStore } from "../pages/page-store.ts";
 import { readHead, repairWorkingTree } from "../repo/repository.ts";
 import type { Wiki } from "../wikis/wiki-store.ts";
 import { GitHttpError } from "./git-http-error.ts";
 import { InactivityWatchdog } from "./inactivity-watchdog.ts";
+import { packRefusalMessage, scanPushedPack } from "./pack-scan.ts";
 import { sideBandMessage } from "./pkt-line.ts";
 import { parseReceiveCommands, type RefUpdateCommand, ZERO_OID } from "./receive-commands.ts";
+import { refusedPushResult } from "./receive-report.ts";
 import { NO_CACHE_HEADERS, receivePackPolicy, runService, type ServiceExit } from "./smart-http.ts";
 
 /** Room for the ref-update commands in front of the pack when capping the spooled request. */
 const COMMANDS_ALLOWANCE = 64 * 1024;
 
+/**
+ * The most bytes one push may make git inflate and rebuild (pack-scan.ts). index-pack rebuilds
+ * ~200 MB/s of delta results (measured: 200 deltas making 4 MiB each, a 32 KB pack, 4.2 s), so
+ * this keeps one push under the gate to about ten seconds. The whole history of the bench wiki
+ * (5,000 commits over a 2,000-page folder, a 5 MB pack) makes 323 MB.
+ */
+const MAX_PUSH_INFLATED_BYTES = 2 * 1024 * 1024 * 1024;
+
 export interface PushDeps {
   pages: PageStore;
   maxPackBytes: number;
+  /** The largest file other than a page a push may hold. */
+  maxFileBytes: number;
+  /** The server's hook directory (push-hook.ts). */
+  hooksDir: string;
   inactivityMs: number;
   logger: Logger;
   spoolDir: string;
@@ -36,6 +51,8 @@ interface SpooledRequest {
   bytes: number;
   /** The client sent more than the cap; receive-pack will refuse the pack by its size. */
   truncated: boolean;
+  /** Time spent reading the pack before the gate (pack-scan.ts). */
+  scanMs: number;
 }
 
 /** Empties the spool directory: files left there belong to pushes a crash interrupted. */
@@ -58,6 +75,8 @@ export async function receivePack(
     // carries no commands, and receive-pack would answer it with nothing.
     if (spool.bytes === 4 && (await Bun.file(spool.path).text()) === "0000")
       return resultResponse(null);
+    const refusal = await refuseOversizedObject(deps, wiki, spool, pusher);
+    if (refusal !== null) return refusal;
     const response = await runUnderGate(deps, wiki, spool, pusher, gitProtocol);
     handedOver = true;
     return response;
@@ -121,7 +140,50 @@ async function spoolRequest(
   } finally {
     watchdog.stop();
   }
-  return { path, bytes, truncated };
+  return { path, bytes, truncated, scanMs: 0 };
+}
+
+/**
+ * Refuses, before the gate, a push that carries an object larger than any file may be: receive-
+ * pack would inflate all of it under the gate before the pre-receive hook could refuse it by size.
+ */
+async function refuseOversizedObject(
+  deps: PushDeps,
+  wiki: Wiki,
+  spool: SpooledRequest,
+  pusher: string,
+): Promise<Response | null> {
+  const started = performance.now();
+  const scan = await scanPushedPack(spool.path, {
+    maxObjectBytes: Math.max(deps.maxFileBytes, MAX_PAGE_BYTES),
+    maxInflatedBytes: MAX_PUSH_INFLATED_BYTES,
+  });
+  spool.scanMs = Math.round(performance.now() - started);
+  if (scan.kind !== "oversized" && scan.kind !== "too-much-to-unpack") return null;
+  const message = packRefusalMessage(scan);
+  deps.logger.info("git push refused", {
+    wiki: wiki.slug,
+    pusher,
+    bytes: spool.bytes,
+    reason: message,
+    scan_ms: spool.scanMs,
+    gate_held_ms: 0,
+  });
+  const commands = await readCommands(spool.path);
+  if (commands.kind !== "commands") throw new GitHttpError(413, message);
+  return resultResponse(
+    refusedPushResult({
+      commands: commands.commands,
+      capabilities: commands.capabilities,
+      messages: [
+        `refused: ${message}`,
+        scan.kind === "oversized"
+          ? "nothing was pushed: take that file out of your commits and push again"
+          : "nothing was pushed",
+      ],
+      reason: scan.kind === "oversized" ? "object over the size limit" : "push too large to unpack",
+    }),
+  );
 }
 
 /**
@@ -146,8 +208,11 @@ async function runUnderGate(
   const started = Promise.withResolvers<void>();
   let streaming = false;
   const repo = deps.pages.repo(wiki);
+  let enteredGateAt = 0;
+  let outcome: PushOutcome | null = null;
 
   const work = deps.pages.exclusive(wiki, async () => {
+    enteredGateAt = performance.now();
     deps.reauthorize();
     streaming = true;
     started.resolve();
@@ -167,7 +232,12 @@ async function runUnderGate(
       // updateInstead rewrites the working tree before it checks the ref's old value (git 2.39,
       // builtin/receive-pack.c `update`), so a push that lost a race would leave the tree at the
       // pusher's commit. For a stale push, skip the checkout and let the ref update refuse it.
-      policy: receivePackPolicy(deps.maxPackBytes, stale === null ? "updateInstead" : "ignore"),
+      policy: receivePackPolicy({
+        maxPackBytes: deps.maxPackBytes,
+        checkout: stale === null ? "updateInstead" : "ignore",
+        hooksDir: deps.hooksDir,
+        maxFileBytes: deps.maxFileBytes,
+      }),
       gitProtocol,
       stdin: Bun.file(spool.path),
       inactivityMs: deps.inactivityMs,
@@ -182,11 +252,18 @@ async function runUnderGate(
       if (repaired)
         deps.logger.warn("git push left the working tree dirty; reset it", { wiki: wiki.slug });
     }
-    logPush(deps.logger, wiki, pusher, before, after, spool, exit);
+    outcome = { before, after, exit };
   });
 
   work.then(
-    () => writer.close().catch(() => undefined),
+    () => {
+      // Logged once the gate is open again, so the hold time covers the index sync as well.
+      if (outcome !== null) {
+        const heldMs = Math.round(performance.now() - enteredGateAt);
+        logPush(deps.logger, wiki, pusher, spool, outcome, heldMs);
+      }
+      writer.close().catch(() => undefined);
+    },
     (error: unknown) => {
       // Before streaming, the caller turns the error into a response; after, only the log sees it.
       if (!streaming) started.reject(error);
@@ -209,7 +286,9 @@ async function runUnderGate(
   return resultResponse(readable);
 }
 
-function resultResponse(body: ReadableStream<Uint8Array> | null): Response {
+function resultResponse(
+  body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null,
+): Response {
   return new Response(body, {
     headers: { "content-type": "application/x-git-receive-pack-result", ...NO_CACHE_HEADERS },
   });
@@ -239,14 +318,19 @@ function wantsSideBand(capabilities: readonly string[]): boolean {
   return capabilities.includes("side-band-64k") || capabilities.includes("side-band");
 }
 
+interface PushOutcome {
+  before: string | null;
+  after: string | null;
+  exit: ServiceExit;
+}
+
 function logPush(
   logger: Logger,
   wiki: Wiki,
   pusher: string,
-  before: string | null,
-  after: string | null,
   spool: SpooledRequest,
-  exit: ServiceExit,
+  { before, after, exit }: PushOutcome,
+  gateHeldMs: number,
 ): void {
   const fields = {
     wiki: wiki.slug,
@@ -255,9 +339,11 @@ function logPush(
     to: after,
     bytes: spool.bytes,
     truncated: spool.truncated,
+    scan_ms: spool.scanMs,
     exit_code: exit.exitCode,
     signal: exit.signal,
     timed_out: exit.timedOut,
+    gate_held_ms: gateHeldMs,
   };
   if (exit.exitCode === 0) logger.info(after === before ? "git push refused" : "git push", fields);
   else logger.warn("git receive-pack failed", { ...fields, stderr: exit.stderr.trim() });

@@ -16,6 +16,7 @@ import { wikiUrls } from "../wikis/wiki-urls.ts";
 import { authorizeGitService, type GitService, parseGitService } from "./git-access.ts";
 import { GitHttpError } from "./git-http-error.ts";
 import { prepareSpoolDir, receivePack } from "./push.ts";
+import { installPushHooks } from "./push-hook.ts";
 import {
   advertiseRefs,
   gitProtocolOf,
@@ -41,6 +42,11 @@ export interface GitHandlerDeps extends WikiAccessDeps {
   publicUrl: URL;
   /** receive.maxInputSize; the server's body limit must sit just above it. */
   maxPackBytes: number;
+  /**
+   * The largest file other than a page a push may hold: the server's request-body limit, so git
+   * accepts no attachment the browser could not upload.
+   */
+  maxFileBytes: number;
   logger: Logger;
   /**
    * Turns off Bun's per-request idle timeout (10 s by default, serve.d.ts), which would cut a
@@ -53,6 +59,9 @@ export interface GitHandlerDeps extends WikiAccessDeps {
 export function createGitHandler(deps: GitHandlerDeps): (request: Request) => Promise<Response> {
   const spoolDir = join(deps.dataDir, "tmp", "git-push");
   prepareSpoolDir(spoolDir);
+  const hooksDir = installPushHooks(join(deps.dataDir, "tmp", "git-hooks"), {
+    maxFileBytes: deps.maxFileBytes,
+  });
   const inactivityMs = deps.inactivityMs ?? DEFAULT_GIT_INACTIVITY_MS;
 
   async function route(request: Request): Promise<Response> {
@@ -90,6 +99,8 @@ export function createGitHandler(deps: GitHandlerDeps): (request: Request) => Pr
           {
             pages: deps.pages,
             maxPackBytes: deps.maxPackBytes,
+            maxFileBytes: deps.maxFileBytes,
+            hooksDir,
             inactivityMs,
             logger: deps.logger,
             spoolDir,
@@ -151,7 +162,12 @@ export function createGitHandler(deps: GitHandlerDeps): (request: Request) => Pr
   function policyOf(service: GitService): readonly string[] {
     return service === "git-upload-pack"
       ? UPLOAD_PACK_POLICY
-      : receivePackPolicy(deps.maxPackBytes, "updateInstead");
+      : receivePackPolicy({
+          maxPackBytes: deps.maxPackBytes,
+          checkout: "updateInstead",
+          hooksDir,
+          maxFileBytes: deps.maxFileBytes,
+        });
   }
 
   function gitDirOf(wiki: Wiki): string {

@@ -5,6 +5,7 @@
  * (no dumb HTTP). Who may call which service is decided before anything is spawned.
  */
 import type { BunFile } from "bun";
+import { MAX_PAGE_BYTES } from "../pages/page-rules.ts";
 import { GIT_BASE_FLAGS, gitEnvironment } from "../repo/git.ts";
 import type { GitService } from "./git-access.ts";
 import { GitHttpError } from "./git-http-error.ts";
@@ -34,19 +35,32 @@ export const UPLOAD_PACK_POLICY: readonly string[] = [
   "uploadpack.allowAnySHA1InWant=false",
 ];
 
+export interface ReceivePackPolicyOptions {
+  /** receive.maxInputSize: the largest pack accepted. */
+  maxPackBytes: number;
+  checkout: "updateInstead" | "ignore";
+  /** The server's hook directory (push-hook.ts), whose pre-receive applies the page rules. */
+  hooksDir: string;
+  /** The largest file other than a page a push may hold (pages: MAX_PAGE_BYTES). */
+  maxFileBytes: number;
+}
+
 /**
  * Push policy, as command-line config (protected: a repository's own config cannot weaken it).
  * `hideRefs` limits pushes to `main` ("An attempt to update or delete a hidden ref by git push
- * is rejected", config/transfer.adoc). GIT_BASE_FLAGS add `core.symlinks=false`, so the
- * checkout a push triggers writes a pushed symlink as a plain file.
+ * is rejected", config/transfer.adoc). GIT_BASE_FLAGS add `core.symlinks=false`, so nothing a
+ * push checks out is ever followed as a link (the pre-receive hook refuses links anyway).
+ *
+ * `core.bigFileThreshold` at the largest allowed file makes unpack-objects and index-pack stream
+ * any bigger blob to disk instead of inflating it in memory (config/core.adoc): 150 MB of zeros,
+ * half a megabyte on the wire, then costs receive-pack ~5 MB of memory rather than 150 MB, and
+ * the hook refuses it by the size in its header. Nothing in a wiki may be that big, so the
+ * threshold's other effect (no delta compression for such blobs) never matters.
  */
-export function receivePackPolicy(
-  maxPackBytes: number,
-  checkout: "updateInstead" | "ignore",
-): string[] {
+export function receivePackPolicy(options: ReceivePackPolicyOptions): string[] {
   return [
     "-c",
-    `receive.denyCurrentBranch=${checkout}`,
+    `receive.denyCurrentBranch=${options.checkout}`,
     "-c",
     "receive.denyNonFastForwards=true",
     "-c",
@@ -54,13 +68,19 @@ export function receivePackPolicy(
     "-c",
     "receive.fsckObjects=true",
     "-c",
-    `receive.maxInputSize=${maxPackBytes}`,
+    `receive.maxInputSize=${options.maxPackBytes}`,
     "-c",
     "receive.autogc=false",
     "-c",
     "receive.hideRefs=refs/",
     "-c",
     "receive.hideRefs=!refs/heads/main",
+    "-c",
+    "receive.advertisePushOptions=false",
+    "-c",
+    `core.hooksPath=${options.hooksDir}`,
+    "-c",
+    `core.bigFileThreshold=${Math.max(options.maxFileBytes, MAX_PAGE_BYTES)}`,
   ];
 }
 

@@ -13,6 +13,7 @@ describe("resolveHost", () => {
     ["demo.localhost", local, { kind: "unknown" }],
     ["wikibot.example", production, { kind: "apex" }],
     ["wikibot.example.", production, { kind: "apex" }],
+    ["demo.localhost.:8080", local, { kind: "wiki", slug: "demo" }],
     ["demo.wikibot.example", production, { kind: "wiki", slug: "demo" }],
     ["a.b.wikibot.example", production, { kind: "unknown" }],
     ["evil.example", production, { kind: "unknown" }],
@@ -31,6 +32,9 @@ describe("resolveHost", () => {
     "-x.wikibot.example",
     "a..b",
     ".wikibot.example",
+    // A dot after the port made request.url unparsable (a 500 on every path): refused instead.
+    "demo.wikibot.example:443.",
+    "wikibot.example:.",
   ])("%j is malformed", (host) => {
     expect(resolveHost(host, production).kind).toBe("malformed");
   });

@@ -26,8 +26,12 @@ export function resolveHost(rawHost: string | null, publicUrl: URL): HostTarget 
     return { kind: "malformed", reason: "the Host header is missing" };
   if (rawHost.length > 300) return { kind: "malformed", reason: "the Host header is too long" };
   let host = rawHost.toLowerCase();
-  // A fully-qualified name may end in a dot ("wiki.example.com."); it names the same host.
-  host = host.replace(/\.(?=:\d+$|$)/, "");
+  // A fully-qualified name may end in a dot ("wiki.example.com." or "wiki.example.com.:443"); it
+  // names the same host. A dot after the port ("host:8080.") is not a Host (RFC 9110 §7.2: port
+  // is digits) and is refused below by HOST_PATTERN.
+  host = host.replace(/\.(?=:\d+$)|\.$/, "");
+  if (/:\d*\.$/.test(rawHost))
+    return { kind: "malformed", reason: "the Host header's port is not a number" };
   if (!HOST_PATTERN.test(host) || host.startsWith(".") || host.includes("..")) {
     return { kind: "malformed", reason: "the Host header is not a host name" };
   }

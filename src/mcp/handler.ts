@@ -6,12 +6,8 @@
  */
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { InitializeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
-import {
-  authenticateWikiRequest,
-  type BearerGateDeps,
-  LAPSED_MESSAGE,
-  writeCredentialChallenge,
-} from "../auth/bearer.ts";
+import { decideAccess } from "../auth/access-decision.ts";
+import { authenticateWikiRequest, type BearerGateDeps, bearerRefusal } from "../auth/bearer.ts";
 import { commitAuthorOf } from "../auth/commit-author.ts";
 import {
   MCP_PATH,
@@ -50,6 +46,8 @@ export interface McpHandlerDeps extends BearerGateDeps {
 
 /** JSON-RPC's "server error" range (-32000 to -32099) for refusals outside any one method. */
 const SERVER_ERROR = -32000;
+/** JSON-RPC 2.0 §5.1: "The JSON sent is not a valid Request object." */
+const INVALID_REQUEST = -32600;
 
 function rpcError(
   status: number,
@@ -106,7 +104,8 @@ export function createMcpHandler(deps: McpHandlerDeps): (request: Request) => Pr
   async function mcp(request: Request, wiki: Wiki): Promise<Response> {
     const caller = authenticateWikiRequest(deps, request, wiki);
     if (caller instanceof Response) return caller;
-    if (wiki.tier === "lapsed") return rpcError(403, SERVER_ERROR, LAPSED_MESSAGE);
+    const usable = decideAccess(wiki, caller.principal, "mcp");
+    if (!usable.allowed) return rpcError(403, SERVER_ERROR, usable.refusal.message);
     if (request.method !== "POST") {
       return rpcError(405, SERVER_ERROR, "this MCP endpoint is stateless and answers POST only", {
         allow: "POST",
@@ -126,10 +125,25 @@ export function createMcpHandler(deps: McpHandlerDeps): (request: Request) => Pr
     } catch {
       return rpcError(400, -32700, "Parse error: the body is not JSON");
     }
-    const messages: unknown[] = Array.isArray(body) ? body : [body];
+    if (Array.isArray(body)) {
+      // MCP 2025-06-18 removed JSON-RPC batching (the SDK would still run up to 100 calls from
+      // one POST). One message per request keeps a request's work to one call.
+      return rpcError(
+        400,
+        INVALID_REQUEST,
+        "Invalid Request: JSON-RPC batching is not supported; send one message per request",
+      );
+    }
+    const messages: unknown[] = [body];
     if (messages.some(isWriteToolCall)) {
-      const challenge = writeCredentialChallenge(deps, wiki, caller);
-      if (challenge !== null) return challenge;
+      // What new credentials can fix is answered at the HTTP level, so an OAuth client can sign
+      // in or ask for more scope; the rest (role, plan) is a tool error the agent can read.
+      const write = decideAccess(wiki, caller.principal, "write");
+      if (
+        !write.allowed &&
+        (write.refusal.reason === "unauthenticated" || write.refusal.reason === "read_only_token")
+      )
+        return bearerRefusal(deps, wiki, write.refusal);
     }
 
     const { principal } = caller;

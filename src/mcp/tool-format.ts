@@ -1,7 +1,6 @@
 /** Shared shapes and text for tool replies: commits, diffs, revisions and common fields. */
 import { z } from "zod";
-import { LAPSED_MESSAGE } from "../auth/bearer.ts";
-import { canWrite } from "../auth/wiki-access.ts";
+import { decideAccess } from "../auth/access-decision.ts";
 import { summarizeCommit } from "../pages/commit-summary.ts";
 import { PageError } from "../pages/page-error.ts";
 import type { ChangeContext, WriteResult } from "../pages/page-store.ts";
@@ -83,22 +82,18 @@ export function trimDiff(diff: string, maxLines: number): { text: string; trunca
 
 /** The change attribution for a write, or a ToolError saying why this caller cannot write. */
 export function requireWriter(context: ToolContext): ChangeContext {
-  const { wiki, principal } = context;
-  if (context.change !== null && canWrite(wiki, principal)) return context.change;
-  if (wiki.tier === "lapsed") throw new ToolError("forbidden", LAPSED_MESSAGE);
-  if (principal.user === null) {
-    throw new ToolError("forbidden", "anonymous callers cannot write; connect with a wiki token");
-  }
-  if (principal.role !== "editor" && principal.role !== "owner") {
-    throw new ToolError(
-      "forbidden",
-      `your role on this wiki is ${principal.role ?? "none"}; writing needs editor or owner. Ask the wiki's owner for access, and do not retry.`,
-    );
-  }
-  throw new ToolError(
-    "forbidden",
-    "this token is read-only; writing needs a token with write scope",
-  );
+  const decision = decideAccess(context.wiki, context.principal, "write");
+  if (decision.allowed && context.change !== null) return context.change;
+  if (decision.allowed)
+    throw new ToolError("forbidden", "this caller cannot be attributed a change");
+  const { reason, message } = decision.refusal;
+  const next =
+    reason === "unauthenticated" || reason === "invalid_token"
+      ? "Connect with a wiki token."
+      : reason === "read_only_token"
+        ? "Make a token with write scope and reconnect."
+        : "Ask the wiki's owner, and do not retry.";
+  throw new ToolError("forbidden", `${message}. ${next}`);
 }
 
 /**

@@ -21,11 +21,17 @@ export type PageEdit =
   | { kind: "prepend"; text: string }
   | { kind: "replace_section"; heading: string; content: string };
 
-export function applyPageEdit(content: string, edit: PageEdit): string {
+/**
+ * Applies `edit` to `content`. `maxLength` bounds every intermediate text, in UTF-16 code units:
+ * chained `replace_all` edits multiply a page's size (ten "e" → "eeeeeeeeee" steps turn 1 MB
+ * into 10^10 characters), so each step is sized before it is built and refused once it would
+ * pass the limit, instead of building the string and checking it at the end.
+ */
+export function applyPageEdit(content: string, edit: PageEdit, maxLength = Infinity): string {
   switch (edit.kind) {
     case "replace":
       return edit.replacements.reduce(
-        (text, replacement, index) => applyReplacement(text, replacement, index + 1),
+        (text, replacement, index) => applyReplacement(text, replacement, index + 1, maxLength),
         content,
       );
     case "append":
@@ -57,7 +63,12 @@ function occurrences(text: string, needle: string): number[] {
   return found;
 }
 
-function applyReplacement(text: string, replacement: TextReplacement, number: number): string {
+function applyReplacement(
+  text: string,
+  replacement: TextReplacement,
+  number: number,
+  maxLength: number,
+): string {
   const { oldText, newText } = replacement;
   if (oldText.length === 0) {
     throw new PageError(
@@ -72,6 +83,13 @@ function applyReplacement(text: string, replacement: TextReplacement, number: nu
     throw new PageError(
       "edit_failed",
       `edit ${number}: old_text matches ${found.length} places (lines ${lines.join(", ")}${found.length > 10 ? ", …" : ""}); include more of the surrounding text so it matches exactly one, or set replace_all to true`,
+    );
+  }
+  const resultLength = text.length + found.length * (newText.length - oldText.length);
+  if (resultLength > maxLength) {
+    throw new PageError(
+      "too_large",
+      `edit ${number}: replacing ${found.length} match${found.length === 1 ? "" : "es"} would make the page ${resultLength} characters long; the limit is ${maxLength}`,
     );
   }
   if (found.length > 1) return text.split(oldText).join(newText);

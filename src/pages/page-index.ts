@@ -6,6 +6,9 @@
 import type { Database } from "bun:sqlite";
 import { unixNow } from "../lib/time.ts";
 import { headingPathAt, scanHeadings, splitLines } from "./markdown.ts";
+import { MAX_PAGE_BYTES } from "./page-rules.ts";
+import { EXCERPT_SCAN_CHARS, excerptMatcher, excerptOf } from "./search-excerpt.ts";
+import { describeQuery, ftsExpression, parseSearchQuery } from "./search-query.ts";
 
 export interface PageRecord {
   path: string;
@@ -56,48 +59,24 @@ export interface SearchHit {
 
 export interface SearchResult {
   hits: SearchHit[];
-  /** Set when the query was not valid FTS5 syntax and was searched as plain words instead. */
+  /**
+   * Set when the query held syntax we do not offer (parentheses, column filters, NEAR, an
+   * unbalanced quote, a stray operator), which was searched as plain words or ignored.
+   */
   interpretedAsPlainText: boolean;
+  /** How the query was read, e.g. `otter AND (sea OR river) AND NOT kelp` (empty: nothing to find). */
+  interpretedQuery: string;
+  /** Set when the query was cut to its first terms (see search-query.ts for the bounds). */
+  truncated: boolean;
 }
 
 const ftsWikiToken = (wikiId: number) => `w${wikiId}`;
 
-/** Words of a query, for locating matching lines; FTS operators are not words. */
-function queryTerms(query: string): string[] {
-  return (query.toLowerCase().match(/[\p{L}\p{N}_]+/gu) ?? []).filter(
-    (word) => !["and", "or", "not", "near"].includes(word),
-  );
-}
-
-/** Quotes every word so any input becomes a valid FTS5 query of ANDed phrases. */
-export function plainTextQuery(query: string): string {
-  return query
-    .split(/\s+/)
-    .filter((word) => word.length > 0)
-    .map((word) => `"${word.replaceAll('"', '""')}"`)
-    .join(" ");
-}
-
 /**
- * Lines that contain a query term (the first five), and the line that contains the most distinct
- * terms: the one a hit's heading path is taken from, so "capybara rivers" points at the line
- * with both words rather than at a title that only names the first.
+ * Bodies larger than this are not read for a hit's snippet (SQLite loads a whole value even to
+ * take its head: ~30 ms for 20 MB). Only a push could store one; the page limit is 1 MB.
  */
-function matchingLines(body: string, terms: string[]): { lines: number[]; best: number | null } {
-  if (terms.length === 0) return { lines: [], best: null };
-  // The index stems words (porter), so "agents" matched "agent": look for a shortened form.
-  const stems = terms.map((term) => (term.length >= 5 ? term.slice(0, -1) : term));
-  const lines: number[] = [];
-  let best = { line: 0, count: 0 };
-  for (const [index, line] of splitLines(body.toLowerCase()).entries()) {
-    const count = stems.filter((stem) => line.includes(stem)).length;
-    if (count === 0) continue;
-    if (lines.length < 5) lines.push(index + 1);
-    if (count > best.count) best = { line: index + 1, count };
-    if (count === stems.length && lines.length >= 5) break;
-  }
-  return { lines, best: best.count === 0 ? null : best.line };
-}
+const MAX_EXCERPT_SOURCE_BYTES = 4 * MAX_PAGE_BYTES;
 
 export class PageIndex {
   constructor(private readonly db: Database) {}
@@ -226,62 +205,57 @@ export class PageIndex {
   }
 
   /**
-   * Full-text search confined to one wiki. `query` is FTS5 syntax (words, "phrases", AND/OR/NOT,
-   * prefix*); if it does not parse, its words are searched as plain text instead of failing.
+   * Full-text search confined to one wiki, in the language of search-query.ts. The user's terms
+   * reach FTS5 only as quoted strings, and the wiki is enforced twice: by its token in the
+   * MATCH (so FTS5 walks only this wiki's documents) and by `p.wiki_id` in SQL.
    */
-  search(wikiId: number, query: string, limit = 20): SearchResult {
-    const trimmed = query.trim();
-    if (trimmed.length === 0) return { hits: [], interpretedAsPlainText: false };
-    try {
-      return { hits: this.runSearch(wikiId, trimmed, limit), interpretedAsPlainText: false };
-    } catch (error) {
-      if (!isFtsQueryError(error)) throw error;
-      const plain = plainTextQuery(trimmed);
-      if (plain.length === 0) return { hits: [], interpretedAsPlainText: true };
-      return { hits: this.runSearch(wikiId, plain, limit), interpretedAsPlainText: true };
-    }
-  }
-
-  private runSearch(wikiId: number, query: string, limit: number): SearchHit[] {
-    // The user's expression is confined to the text columns, then ANDed with this wiki's token.
-    const match = `wiki : "${ftsWikiToken(wikiId)}" AND {path title body} : (${query})`;
-    const rows = this.db
+  search(wikiId: number, text: string, limit = 20): SearchResult {
+    const query = parseSearchQuery(text);
+    const expression = ftsExpression(query);
+    const result = {
+      interpretedAsPlainText: query.interpretedAsPlainText,
+      interpretedQuery: describeQuery(query),
+      truncated: query.truncated,
+    };
+    if (expression === null) return { hits: [], ...result };
+    const match = `wiki : "${ftsWikiToken(wikiId)}" AND {path title body} : (${expression})`;
+    // CROSS JOIN keeps FTS5 as the outer loop. Only rank columns are read here: a column such as
+    // the body would be produced for every match before the sort, not just for the top `limit`.
+    const ranked = this.db
       .query<
-        {
-          path: string;
-          title: string;
-          revision: string;
-          snippet: string;
-          body: string;
-          score: number;
-        },
-        [string, number]
+        { id: number; path: string; title: string; revision: string; size: number; score: number },
+        [string, number, number]
       >(
-        `SELECT p.path, p.title, p.revision, snippet(pages_fts, 3, '**', '**', '…', 16) AS snippet,
-                pages_fts.body AS body, bm25(pages_fts, 0, 5, 10, 1) AS score
-         FROM pages_fts JOIN pages p ON p.id = pages_fts.rowid
-         WHERE pages_fts MATCH ? ORDER BY score LIMIT ?`,
+        `SELECT p.id, p.path, p.title, p.revision, p.size, bm25(pages_fts, 0, 5, 10, 1) AS score
+         FROM pages_fts CROSS JOIN pages p ON p.id = pages_fts.rowid
+         WHERE pages_fts MATCH ? AND p.wiki_id = ? ORDER BY score LIMIT ?`,
       )
-      .all(match, limit);
-    const terms = queryTerms(query);
-    return rows.map((row) => {
-      const { lines, best } = matchingLines(row.body, terms);
+      .all(match, wikiId, limit);
+    const head = this.db.query<{ head: string }, [number, number]>(
+      "SELECT substr(body, 1, ?) AS head FROM pages_fts WHERE rowid = ?",
+    );
+    const matcher = excerptMatcher(query);
+    const hits = ranked.map((row): SearchHit => {
+      const text =
+        row.size <= MAX_EXCERPT_SOURCE_BYTES
+          ? (head.get(EXCERPT_SCAN_CHARS, row.id)?.head ?? "")
+          : "";
+      // substr counts code points and JS length UTF-16 units: a shorter head is the whole body.
+      const complete = row.size <= EXCERPT_SCAN_CHARS || text.length < EXCERPT_SCAN_CHARS;
+      const excerpt = excerptOf(text, complete, matcher);
       return {
         path: row.path,
         title: row.title,
         revision: row.revision,
-        snippet: row.snippet,
-        lines,
-        headingPath: best === null ? [] : headingPathAt(scanHeadings(splitLines(row.body)), best),
+        snippet: excerpt.snippet,
+        lines: excerpt.lines,
+        headingPath:
+          excerpt.best === null
+            ? []
+            : headingPathAt(scanHeadings(splitLines(text).slice(0, excerpt.best)), excerpt.best),
         score: -row.score,
       };
     });
+    return { hits, ...result };
   }
-}
-
-function isFtsQueryError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  return /fts5|syntax error|no such column|unterminated|malformed MATCH|unknown special query/i.test(
-    error.message,
-  );
 }

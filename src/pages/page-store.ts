@@ -9,7 +9,13 @@
 import type { Database } from "bun:sqlite";
 import { gitText, runGit } from "../repo/git.ts";
 import { RepositoryMaintenance } from "../repo/maintenance.ts";
-import { type CommitInfo, readBlobs, readLog, resolveCommit } from "../repo/objects.ts";
+import {
+  type CommitInfo,
+  diffTrees,
+  readBlobsWithin,
+  readLog,
+  resolveCommit,
+} from "../repo/objects.ts";
 import { readHead, repairWorkingTree } from "../repo/repository.ts";
 import { repoDir } from "../wikis/wiki-paths.ts";
 import type { Wiki, WikiStore } from "../wikis/wiki-store.ts";
@@ -19,12 +25,12 @@ import { applyPageEdit, type PageEdit } from "./page-edit.ts";
 import { PageError } from "./page-error.ts";
 import { PageIndex, type PageRecord, type PageWithBody, type SearchResult } from "./page-index.ts";
 import { checkPagePath, pageTitle } from "./page-path.ts";
+import { checkContent, MAX_PAGE_BYTES } from "./page-rules.ts";
 import { closestPaths } from "./suggest.ts";
 import { ensureParentDirectories, writeWorkingFile } from "./working-tree.ts";
 import type { WriteGate } from "./write-gate.ts";
 
-/** Largest page accepted, in UTF-8 bytes (Otterwiki's own form limit is 1,000,000). */
-export const MAX_PAGE_BYTES = 1_000_000;
+export { MAX_PAGE_BYTES } from "./page-rules.ts";
 
 export interface Author {
   name: string;
@@ -53,8 +59,6 @@ export interface WriteResult {
   changed: boolean;
 }
 
-/** What one commit did to the page index: pages written and at most one removed. */
-
 export interface PageStoreOptions {
   db: Database;
   wikis: WikiStore;
@@ -64,18 +68,13 @@ export interface PageStoreOptions {
   maintenance?: RepositoryMaintenance;
 }
 
-/** Refuses content no page may hold: over the size limit, or binary. */
-function checkContent(content: string): void {
-  const bytes = Buffer.byteLength(content, "utf8");
-  if (bytes > MAX_PAGE_BYTES) {
-    throw new PageError(
-      "too_large",
-      `page content is ${bytes} bytes; the limit is ${MAX_PAGE_BYTES}`,
-    );
-  }
-  if (content.includes("\u0000")) {
-    throw new PageError("invalid_content", "page content contains a NUL character; pages are text");
-  }
+/** A page over the size limit (pushed before the rules existed) is listed, never loaded. */
+function refuseOversized(path: string, size: number): void {
+  if (size <= MAX_PAGE_BYTES) return;
+  throw new PageError(
+    "too_large",
+    `page "${path}" is ${size} bytes, over the ${MAX_PAGE_BYTES}-byte page limit, so it cannot be read or edited here; clone the wiki with git to shrink or split it, or replace it whole`,
+  );
 }
 
 const lineCount = (text: string) =>
@@ -97,23 +96,32 @@ export class PageStore {
   }
 
   /**
-   * Runs `task` under the wiki's write gate, then brings the index up to the repository.
+   * Runs `task` under the wiki's write gate with the index known to match HEAD, then brings the
+   * index up to the repository again. A commit that landed without its index update (a crash
+   * between the two, or a process that committed outside the gate) is caught up before the task
+   * reads the index, so no write is ever based on a stale one (DESIGN §4); when the index
+   * already matches, that check is two small file reads and one row.
    * Git pushes and Otterwiki saves use this directly; page writes use it via `commitChange`.
    */
   async exclusive<T>(wiki: Wiki, task: () => Promise<T>): Promise<T> {
     return this.options.gate.run(wiki.id, async () => {
       await this.recoverOnce(wiki);
+      await this.syncIndex(wiki);
       try {
         return await task();
       } finally {
-        await syncPageIndex(
-          { db: this.options.db, wikis: this.options.wikis, pageIndex: this.index },
-          wiki.id,
-          this.repo(wiki),
-        );
+        await this.syncIndex(wiki);
         await this.maintenance.afterChange(wiki.id, this.repo(wiki));
       }
     });
+  }
+
+  private syncIndex(wiki: Wiki) {
+    return syncPageIndex(
+      { db: this.options.db, wikis: this.options.wikis, pageIndex: this.index },
+      wiki.id,
+      this.repo(wiki),
+    );
   }
 
   /** Makes sure the index reflects the repository before the first read in this process. */
@@ -133,11 +141,19 @@ export class PageStore {
     if (atRevision === undefined) {
       const page = this.index.get(wiki.id, path);
       if (page === null) throw this.notFound(wiki, path);
+      refuseOversized(page.path, page.size);
       return { ...page, content: page.body, totalLines: lineCount(page.body) };
     }
     const commit = await this.resolve(wiki, atRevision);
     const file = `${path}.md`;
-    const blob = (await readBlobs(this.repo(wiki), commit, [file])).get(file);
+    const { blobs, oversized } = await readBlobsWithin(
+      this.repo(wiki),
+      commit,
+      [file],
+      MAX_PAGE_BYTES,
+    );
+    refuseOversized(path, oversized.get(file) ?? 0);
+    const blob = blobs.get(file);
     if (blob === undefined) {
       throw new PageError("not_found", `page "${path}" did not exist at revision ${atRevision}`);
     }
@@ -201,7 +217,8 @@ export class PageStore {
       const current = this.index.get(wiki.id, path);
       if (current === null) throw this.notFound(wiki, path);
       this.checkExpected(path, current.revision, input.expectedRevision);
-      const content = applyPageEdit(current.body, input.edit);
+      refuseOversized(path, current.size);
+      const content = applyPageEdit(current.body, input.edit, MAX_PAGE_BYTES);
       checkContent(content);
       return this.commitContent(wiki, path, current, content, input);
     });
@@ -214,7 +231,7 @@ export class PageStore {
     content: string,
     change: ChangeContext,
   ): Promise<WriteResult> {
-    if (current !== null && current.body === content) {
+    if (current !== null && current.body === content && current.size <= MAX_PAGE_BYTES) {
       return {
         path,
         revision: current.revision,
@@ -234,6 +251,7 @@ export class PageStore {
         writeWorkingFile(repo, file, content);
         await runGit(repo, ["add", "--", file]);
       },
+      [file],
       { upserts: [{ path, content }] },
     );
     return {
@@ -261,6 +279,7 @@ export class PageStore {
         async () => {
           await runGit(this.repo(wiki), ["rm", "-q", "--", `${path}.md`]);
         },
+        [`${path}.md`],
         { upserts: [], remove: path },
       );
       return { path, revision, previousRevision: current.revision };
@@ -322,7 +341,11 @@ export class PageStore {
             await runGit(repo, ["add", "--", ...changed.map((page) => `${page.path}.md`)]);
           }
         },
-        { remove: from, upserts: [{ path: to, content: movedContent }, ...rewritten] },
+        [`${from}.md`, `${to}.md`, ...rewritten.map((page) => `${page.path}.md`)],
+        // A page over the size limit has no text in the index: let the sync read it back.
+        current.size > MAX_PAGE_BYTES
+          ? null
+          : { remove: from, upserts: [{ path: to, content: movedContent }, ...rewritten] },
       );
       const linksUpdatedIn = rewritten.map((page) => page.path);
       if (movedContent !== current.body) linksUpdatedIn.unshift(to);
@@ -380,12 +403,19 @@ export class PageStore {
     ]);
   }
 
+  /**
+   * Stages with `stage`, then commits exactly `files` (`git commit --only`): whatever else a
+   * crashed or failed writer left in git's index is never swept into this commit under this
+   * author (DESIGN §4). The index is updated from `effect` only when git confirms the commit
+   * changed exactly those files; otherwise the gate's closing sync reads the commit back.
+   */
   private async commitChange(
     wiki: Wiki,
     change: ChangeContext,
     defaultMessage: string,
     stage: () => Promise<void>,
-    effect: IndexEffect,
+    files: readonly string[],
+    effect: IndexEffect | null,
   ): Promise<string> {
     const repo = this.repo(wiki);
     const parent = readHead(repo);
@@ -394,25 +424,42 @@ export class PageStore {
     const message = `${text || defaultMessage}\n\nClient: ${change.client}\n`;
     try {
       await stage();
-      await runGit(repo, ["commit", "-q", "--no-verify", "--cleanup=whitespace", "-F", "-"], {
-        stdin: message,
-        env: {
-          GIT_AUTHOR_NAME: change.author.name,
-          GIT_AUTHOR_EMAIL: change.author.email,
-          GIT_COMMITTER_NAME: this.options.committer.name,
-          GIT_COMMITTER_EMAIL: this.options.committer.email,
+      await runGit(
+        repo,
+        [
+          "commit",
+          "-q",
+          "--no-verify",
+          "--cleanup=whitespace",
+          "-F",
+          "-",
+          "--only",
+          "--",
+          ...files,
+        ],
+        {
+          stdin: message,
+          env: {
+            GIT_AUTHOR_NAME: change.author.name,
+            GIT_AUTHOR_EMAIL: change.author.email,
+            GIT_COMMITTER_NAME: this.options.committer.name,
+            GIT_COMMITTER_EMAIL: this.options.committer.email,
+          },
         },
-      });
+      );
     } catch (error) {
       // Leave the tree exactly at HEAD so the next writer starts clean.
       await repairWorkingTree(repo);
       throw error;
     }
     const head = this.headOf(wiki);
-    recordOwnCommit(
-      { db: this.options.db, wikis: this.options.wikis, pageIndex: this.index },
-      { wikiId: wiki.id, parent, head, effect, author: change.author.name },
-    );
+    if (effect !== null) {
+      const changedFiles = (await diffTrees(repo, parent, head)).map((entry) => entry.file);
+      recordOwnCommit(
+        { db: this.options.db, wikis: this.options.wikis, pageIndex: this.index },
+        { wikiId: wiki.id, parent, head, effect, changedFiles, author: change.author.name },
+      );
+    }
     return head;
   }
 

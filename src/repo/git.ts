@@ -72,7 +72,8 @@ export async function runGit(
     stdin,
     stdout: "pipe",
     stderr: "pipe",
-    env: gitEnvironment(options.env),
+    // Page names may hold `*`, `[` or `:`: a path is always a path, never a pattern or magic.
+    env: gitEnvironment({ GIT_LITERAL_PATHSPECS: "1", ...options.env }),
   });
   const [stdout, stderr, exitCode] = await Promise.all([
     new Response(proc.stdout).bytes(),

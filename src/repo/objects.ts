@@ -136,3 +136,41 @@ export async function isAncestor(
   });
   return result.exitCode === 0;
 }
+
+/** Sizes of `rev:file` for each file, without reading the blobs; missing files are absent. */
+export async function blobSizes(
+  repoDir: string,
+  rev: string,
+  files: readonly string[],
+): Promise<Map<string, number>> {
+  const result = new Map<string, number>();
+  if (files.length === 0) return result;
+  const input = files.map((file) => `${rev}:${file}\n`).join("");
+  const text = await gitText(repoDir, ["cat-file", "--batch-check"], { stdin: input });
+  const lines = text.split("\n");
+  for (const [index, file] of files.entries()) {
+    const [, type, size] = (lines[index] ?? "").split(" ");
+    if (type === "blob" && size !== undefined) result.set(file, Number(size));
+  }
+  return result;
+}
+
+/**
+ * Like readBlobs, but never loads a blob larger than `maxBytes` (a page pushed before the size
+ * rules existed, or planted by hand): those are reported in `oversized` with their size.
+ */
+export async function readBlobsWithin(
+  repoDir: string,
+  rev: string,
+  files: readonly string[],
+  maxBytes: number,
+): Promise<{ blobs: Map<string, Uint8Array>; oversized: Map<string, number> }> {
+  const sizes = await blobSizes(repoDir, rev, files);
+  const oversized = new Map<string, number>();
+  const wanted: string[] = [];
+  for (const [file, size] of sizes) {
+    if (size > maxBytes) oversized.set(file, size);
+    else wanted.push(file);
+  }
+  return { blobs: await readBlobs(repoDir, rev, wanted), oversized };
+}

@@ -3,7 +3,7 @@
  * (Otterwiki needs a working tree); pushes update that tree through
  * `receive.denyCurrentBranch=updateInstead`.
  */
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { gitText, runGit } from "./git.ts";
 
@@ -48,7 +48,7 @@ export function readHead(dir: string): string | null {
 
 /**
  * Puts the working tree and index back to exactly HEAD after a crash: a writer killed mid-way
- * leaves at most an unacknowledged file and a stale `index.lock`. Call only under the write gate
+ * leaves at most an unacknowledged file, a temporary file in `.git` and a stale `index.lock`. Call only under the write gate
  * when no git child of ours can still be running on this repo.
  */
 export async function repairWorkingTree(dir: string): Promise<{ repaired: boolean }> {
@@ -59,6 +59,13 @@ export async function repairWorkingTree(dir: string): Promise<{ repaired: boolea
   ]) {
     if (existsSync(lock)) {
       rmSync(lock);
+      repaired = true;
+    }
+  }
+  // Half-written page files of ours (working-tree.ts writes them here, then renames).
+  for (const name of readdirSync(join(dir, ".git"))) {
+    if (name.startsWith("wikibot-") && name.endsWith(".tmp")) {
+      rmSync(join(dir, ".git", name), { force: true });
       repaired = true;
     }
   }

@@ -3,11 +3,16 @@
  * this fetch handler. It resolves the visitor from the wiki host's own session cookie (running
  * the per-host handshake when there is none), answers Otterwiki's account routes itself,
  * refuses blocked routes and writes by people who may only read, and forwards the rest to the
- * wiki's Otterwiki process with identity headers of our making. Every forwarded non-GET runs
- * under the wiki's write gate, so the page index catches up before the gate opens; saves are
- * first checked for a lost update (save-guard.ts).
+ * wiki's Otterwiki process with identity headers of our making. Every forwarded POST runs
+ * under the wiki's write gate, so the page index catches up before the gate opens, and is
+ * first held to the page rules of the Otterwiki view it will reach: saves to the lost-update
+ * check (save-guard.ts), renames, reverts and attachments to the name rules (write-checks.ts).
+ * A write that fails on the way (the worker killed or timed out, a 500) leaves nothing behind:
+ * the process is stopped if it may still be writing and the working tree is put back to HEAD
+ * before the gate opens, so the next writer never commits someone else's half-made change.
  */
 
+import { decideAccess, type Refusal } from "../auth/access-decision.ts";
 import {
   answerHandoffAtWiki,
   bounceThroughApex,
@@ -29,22 +34,32 @@ import { wikiOf } from "../http/request-context.ts";
 import { errorFields, type Logger } from "../lib/log.ts";
 import { checkPagePath } from "../pages/page-path.ts";
 import type { PageStore } from "../pages/page-store.ts";
+import { repairWorkingTree } from "../repo/repository.ts";
 import type { Wiki, WikiStore } from "../wikis/wiki-store.ts";
 import { BrowserError, browserErrorResponse } from "./browser-error.ts";
 import { type BrowserIdentity, browserIdentityOf, identityHeaders } from "./identity.ts";
-import type { Lease, OtterwikiPool } from "./process-pool.ts";
+import { type Lease, type OtterwikiPool, WikiProcessError } from "./process-pool.ts";
 import { clientResponse, sendToOtterwiki, type UpstreamRequest } from "./proxy.ts";
 import {
   classifyBrowserRoute,
   isEditorRequest,
-  isReadOnlyPost,
   normalizeWikiPath,
+  type OtterwikiPost,
   pageUrlPath,
+  readsOnly,
+  routeHeader,
+  writesRepository,
 } from "./route-policy.ts";
 import { addBaseRevision, BASE_REVISION_FIELD, checkSave } from "./save-guard.ts";
+import {
+  checkAttachmentNames,
+  checkEmptyPagesStillEmpty,
+  checkRename,
+  checkRevert,
+} from "./write-checks.ts";
 
 export interface BrowserHandlerDeps {
-  pool: Pick<OtterwikiPool, "acquire">;
+  pool: Pick<OtterwikiPool, "acquire" | "stop">;
   pages: PageStore;
   users: Pick<UserStore, "findById">;
   wikis: WikiStore;
@@ -53,6 +68,9 @@ export interface BrowserHandlerDeps {
   maxBodyBytes: number;
   logger: Logger;
 }
+
+/** Otterwiki's socket failed mid-request; the process has been reported broken. */
+class ConnectionLost extends BrowserError {}
 
 interface Visitor {
   session: Session | null;
@@ -65,7 +83,6 @@ const FORWARDED_METHODS = new Set(["GET", "HEAD", "POST"]);
 
 export function createBrowserHandler(deps: BrowserHandlerDeps) {
   const policy = cookiePolicyFor(deps.publicUrl);
-  const publicProtocol = deps.publicUrl.protocol === "https:" ? "https" : "http";
 
   function visitorOf(request: Request, wiki: Wiki): Visitor {
     const token = readCookie(request, "wiki-session", policy);
@@ -109,7 +126,7 @@ export function createBrowserHandler(deps: BrowserHandlerDeps) {
         return signOut(request, wiki, origin);
       case "account":
         return redirect(`${sessionOrigin(deps.publicUrl)}/app/`);
-      case "save":
+      case "post":
       case "otterwiki":
         break;
     }
@@ -155,15 +172,10 @@ export function createBrowserHandler(deps: BrowserHandlerDeps) {
     }
 
     const reading = request.method === "GET" || request.method === "HEAD";
-    if (!reading && !identity.canWrite && !isReadOnlyPost(normalized)) {
-      throw new BrowserError(
-        403,
-        "This wiki is read-only for you",
-        wiki.tier === "lapsed"
-          ? "Its plan has lapsed, so nobody can change it until the owner renews it. Reading works as before."
-          : "You can read this wiki but not change it. Ask its owner for the editor role.",
-        { links: [{ href: "/", label: "Back to the wiki" }] },
-      );
+    const post = route.kind === "post" ? route.post : null;
+    if (!reading && !(post !== null && readsOnly(post))) {
+      const write = decideAccess(wiki, principal, "write");
+      if (!write.allowed) throw readOnlyPage(write.refusal);
     }
     const body = reading ? null : await readBodyWithin(request, deps.maxBodyBytes);
     if (body === null && !reading) {
@@ -179,17 +191,110 @@ export function createBrowserHandler(deps: BrowserHandlerDeps) {
       clientHeaders: request.headers,
       body,
       publicHost: new URL(origin).host,
-      publicProtocol,
       identity: identityHeaders(identity),
+      route: post === null ? undefined : routeHeader(post),
     };
     const editor = isEditorRequest(url, normalized);
     const editorRevision = editor ? await currentRevisionOf(wiki, url) : "";
+    // After a crash, the working tree is repaired before anyone reads from it (cheap after once).
+    await deps.pages.ensureReady(wiki);
 
-    if (reading) return forward(wiki, upstream, visitor.cookies, editor, editorRevision, url);
+    if (post === null) return forward(wiki, upstream, visitor.cookies, editor, editorRevision, url);
     return deps.pages.exclusive(wiki, async () => {
-      if (route.kind === "save") await guardSave(wiki, route.pagePath, upstream, identity);
-      return forward(wiki, upstream, visitor.cookies, editor, editorRevision, url);
+      await checkWrite(wiki, post, upstream, identity);
+      return forwardWrite(wiki, post, upstream, visitor.cookies, editor, editorRevision, url);
     });
+  }
+
+  /** Holds the POST to the rules of the view it reaches; may rewrite `upstream`'s body. */
+  async function checkWrite(
+    wiki: Wiki,
+    post: OtterwikiPost,
+    upstream: UpstreamRequest,
+    identity: BrowserIdentity,
+  ): Promise<void> {
+    switch (post.endpoint) {
+      case "save":
+        return guardSave(wiki, post.args.path, upstream, identity);
+      case "rename": {
+        const form = await canonicalForm(upstream);
+        return checkRename(deps.pages, wiki, post.args.path, stringField(form, "new_pagename"));
+      }
+      case "revert":
+        return checkRevert(deps.pages, wiki, post.args.revision);
+      case "attachments":
+      case "inline_attachment": {
+        const form = await canonicalForm(upstream);
+        const named = post.endpoint === "attachments" ? stringField(form, "filename") : "";
+        const names = form
+          .getAll("file")
+          .flatMap((file) => (typeof file === "string" || file.name === "" ? [] : [file.name]))
+          .map((name) => (named.trim() === "" ? name : named));
+        return checkAttachmentNames(deps.pages, wiki, post.args.pagepath, names);
+      }
+      case "edit_attachment": {
+        const form = await canonicalForm(upstream);
+        const renamedTo = stringField(form, "new_filename");
+        // Deleting needs no name; an empty new name only shows the form.
+        if (stringField(form, "delete").trim() !== "" || renamedTo.trim() === "") return;
+        if (renamedTo === post.args.filename) return;
+        return checkAttachmentNames(
+          deps.pages,
+          wiki,
+          post.args.pagepath,
+          [renamedTo],
+          post.args.filename,
+        );
+      }
+      case "housekeeping":
+        return checkEmptyPagesStillEmpty(deps.pages, wiki, await canonicalForm(upstream));
+      default:
+        // Deleting a page creates no name, and the remaining views never touch the repository.
+        return;
+    }
+  }
+
+  /**
+   * Forwards a POST under the gate. When it fails, or after any view that writes the
+   * repository, the tree is put back to HEAD: a worker killed mid-save (or by gunicorn's
+   * timeout) or a view that failed after staging leaves staged files, which the next commit of
+   * any writer would otherwise take in under its author's name (issue 8, defect 5).
+   */
+  async function forwardWrite(
+    wiki: Wiki,
+    post: OtterwikiPost,
+    upstream: UpstreamRequest,
+    cookies: string[],
+    editor: boolean,
+    editorRevision: string,
+    url: URL,
+  ): Promise<Response> {
+    let response: Response;
+    try {
+      response = await forward(wiki, upstream, cookies, editor, editorRevision, url);
+    } catch (error) {
+      // No process could be had: nothing was sent, nothing to undo.
+      if (error instanceof WikiProcessError) throw error;
+      // The connection failed: the worker may still be running (or a git child of it).
+      // reportBroken() has begun stopping the process group; wait until it is gone.
+      if (error instanceof ConnectionLost) await deps.pool.stop(wiki.id);
+      await restoreTree(wiki, post);
+      throw error;
+    }
+    if (response.status >= 500 || writesRepository(post)) {
+      // A 5xx came from the worker after the view ended; it is idle again, so no stop is needed.
+      await restoreTree(wiki, post);
+    }
+    return response;
+  }
+
+  async function restoreTree(wiki: Wiki, post: OtterwikiPost): Promise<void> {
+    const { repaired } = await repairWorkingTree(deps.pages.repo(wiki));
+    if (repaired)
+      deps.logger.warn("browser write left the working tree changed; reset to HEAD", {
+        wiki: wiki.slug,
+        endpoint: post.endpoint,
+      });
   }
 
   /** Forwards with a lease on the process; a GET whose connection fails is retried once. */
@@ -211,7 +316,7 @@ export function createBrowserHandler(deps: BrowserHandlerDeps) {
         deps.logger.warn("otterwiki request failed", { wiki: wiki.slug, ...errorFields(error) });
         lease.reportBroken();
         if (idempotent && attempt === 1) continue;
-        throw new BrowserError(
+        throw new ConnectionLost(
           502,
           "The wiki's page server stopped while answering",
           idempotent
@@ -280,7 +385,22 @@ export function createBrowserHandler(deps: BrowserHandlerDeps) {
     if (!contentType.startsWith("application/x-www-form-urlencoded")) {
       throw new BrowserError(415, "Saves must come from the editor's form", "");
     }
+    // Forwarded as we parsed it, whatever charset parameter the client named.
+    upstream.contentType = "application/x-www-form-urlencoded";
     const form = new URLSearchParams(new TextDecoder().decode(upstream.body ?? new Uint8Array()));
+    if (deps.pages.index.get(wiki.id, check.path) === null) {
+      const twin = deps.pages.index
+        .findCaseVariants(wiki.id, check.path)
+        .find((other) => other !== check.path);
+      if (twin !== undefined) {
+        throw new BrowserError(
+          409,
+          "This page name is taken",
+          `Page "${twin}" differs from "${check.path}" only in letter case; edit that page instead.`,
+          { links: [{ href: `${pageUrlPath(twin)}?edit`, label: `Edit ${twin}` }] },
+        );
+      }
+    }
     const base = form.get(BASE_REVISION_FIELD);
     form.delete(BASE_REVISION_FIELD);
     const submitted = form.get("content") ?? "";
@@ -368,6 +488,45 @@ function redirect(location: string, cookies: readonly string[] = []): Response {
   return new Response(null, { status: 302, headers });
 }
 
+/**
+ * The request's form as we read it, with `upstream` re-serialised from it: Werkzeug then parses
+ * the same fields and file names we checked, not its own reading of an odd multipart body.
+ */
+async function canonicalForm(upstream: UpstreamRequest): Promise<FormData> {
+  const contentType = upstream.clientHeaders.get("content-type") ?? "";
+  let form: FormData;
+  try {
+    form = await new Request("http://wiki.invalid/", {
+      method: "POST",
+      headers: { "content-type": contentType },
+      body: upstream.body,
+    }).formData();
+  } catch {
+    throw new BrowserError(400, "This form could not be read", "Send it from the wiki's own page.");
+  }
+  const hasFiles = [...form.values()].some((value) => typeof value !== "string");
+  if (hasFiles) {
+    const encoded = new Response(form);
+    // Read before the body: Bun drops the boundary header once the body is consumed.
+    const type = encoded.headers.get("content-type");
+    if (type === null) throw new Error("FormData serialised without a Content-Type");
+    upstream.contentType = type;
+    upstream.body = new Uint8Array(await encoded.arrayBuffer());
+  } else {
+    const fields = new URLSearchParams();
+    for (const [name, value] of form) if (typeof value === "string") fields.append(name, value);
+    upstream.body = new TextEncoder().encode(fields.toString());
+    upstream.contentType = "application/x-www-form-urlencoded";
+  }
+  return form;
+}
+
+/** A form field as Werkzeug's `request.form.get` reads it: the first value, "" when absent. */
+function stringField(form: FormData, name: string): string {
+  const value = form.get(name);
+  return typeof value === "string" ? value : "";
+}
+
 /** The whole body, or null once it passes `limit` bytes (declared or streamed). */
 async function readBodyWithin(
   request: Request,
@@ -384,4 +543,34 @@ async function readBodyWithin(
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
+}
+
+/** The access decision's refusal of a change, as a page for a person. */
+function readOnlyPage(refusal: Refusal): BrowserError {
+  const sentence = refusal.message.charAt(0).toUpperCase() + refusal.message.slice(1);
+  const links = [{ href: "/", label: "Back to the wiki" }];
+  switch (refusal.reason) {
+    case "unauthenticated":
+      return new BrowserError(401, "Please sign in", "Sign in to change this wiki.", {
+        links: [{ href: "/-/login", label: "Sign in" }],
+      });
+    case "lapsed":
+      return new BrowserError(
+        403,
+        "This wiki is read-only",
+        `${sentence}. Reading works as before.`,
+        {
+          links,
+        },
+      );
+    case "read_only_role":
+      return new BrowserError(
+        403,
+        "This wiki is read-only for you",
+        `${sentence}. Ask its owner for the editor role.`,
+        { links },
+      );
+    default:
+      return new BrowserError(403, "This wiki is read-only for you", `${sentence}.`, { links });
+  }
 }

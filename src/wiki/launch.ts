@@ -67,6 +67,8 @@ export function otterwikiLauncher(options: LaunchOptions): (wiki: Wiki) => Otter
         WIKIBOT_COMMITTER_NAME: options.committer.name,
         WIKIBOT_COMMITTER_EMAIL: options.committer.email,
         WIKIBOT_COOKIE_SECURE: options.publicUrl.protocol === "https:" ? "true" : "false",
+        // Fixed per deployment; gunicorn no longer takes the scheme from X-Forwarded-Proto.
+        WIKIBOT_URL_SCHEME: options.publicUrl.protocol === "https:" ? "https" : "http",
         WIKIBOT_LOG_LEVEL: PYTHON_LOG_LEVELS[options.logLevel],
         WIKIBOT_ANONYMOUS_EMAIL: ANONYMOUS_EMAIL,
       },

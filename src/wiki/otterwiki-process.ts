@@ -94,6 +94,14 @@ export class OtterwikiProcess {
           "0o177",
           "--graceful-timeout",
           "5",
+          // No header may set SCRIPT_NAME/PATH_INFO or the scheme, even from our own socket peer
+          // (gunicorn_conf.py says why); repeated here so the flag holds without the file.
+          "--config",
+          join(launch.wrapperDir, "gunicorn_conf.py"),
+          "--forwarder-headers",
+          "",
+          "--header-map",
+          "drop",
           "--pythonpath",
           launch.wrapperDir,
           "wikibot_wsgi:app",
@@ -213,4 +221,27 @@ export function reapStaleProcesses(runDir: string): number {
     rmSync(socket, { force: true });
   }
   return reaped;
+}
+
+/**
+ * Ends the Otterwiki on `socket` at once and synchronously, for an exit that cannot wait for
+ * stop() (a second stop signal, the shutdown deadline): SIGKILL to the process group whose
+ * leader start() recorded in `<socket>.pid` (written in the same tick as the spawn, so a process
+ * still starting is covered), then the socket and pid file are removed. The pid file is only
+ * trusted within the run that wrote it: a previous run's are reaped before any process starts.
+ * Returns whether a process group was signalled.
+ */
+export function killOtterwikiNow(socket: string): boolean {
+  const pidFile = pidFileOf(socket);
+  let pid = Number.NaN;
+  try {
+    pid = Number(readFileSync(pidFile, "utf8").trim());
+  } catch {
+    // No pid file: nothing was started on this socket, or stop() already finished.
+  }
+  const found = Number.isInteger(pid) && pid > 1;
+  if (found) signalGroup(pid, "SIGKILL");
+  rmSync(socket, { force: true });
+  rmSync(pidFile, { force: true });
+  return found;
 }

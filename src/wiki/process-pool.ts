@@ -2,13 +2,15 @@
  * The Otterwiki processes of active wikis (DESIGN §1): spawned on a wiki's first request
  * (concurrent first requests share one spawn), stopped after the idle time, at most `max`
  * alive (starting and stopping ones count; the least recently used idle one is stopped to make
- * room), restarted with backoff after dying, all stopped on shutdown. A request holds a lease
- * for as long as it talks to the process, so a process is never stopped under a request.
+ * room), restarted with backoff after dying, all stopped on shutdown (or killed at once when the
+ * server cannot wait). A request holds a lease for as long as it talks to the process, so a
+ * process is never stopped under a request.
  */
 import type { Logger } from "../lib/log.ts";
 import { SECOND } from "../lib/time.ts";
 import type { Wiki } from "../wikis/wiki-store.ts";
 import {
+  killOtterwikiNow,
   type OtterwikiLaunch,
   OtterwikiProcess,
   OtterwikiStartError,
@@ -75,6 +77,8 @@ interface Entry {
   wikiId: number;
   slug: string;
   state: EntryState;
+  /** Known from the moment the process is spawned, before it is ready. */
+  socket: string | null;
   process: RunningOtterwiki | null;
   ready: Promise<void>;
   stopped: Promise<void> | null;
@@ -178,6 +182,21 @@ export class OtterwikiPool {
     await Promise.all(pending);
   }
 
+  /**
+   * Kills every process at once, synchronously, whether starting, ready or stopping, and refuses
+   * new leases: for an exit that cannot wait for close() (a second stop signal, the shutdown
+   * deadline), so no Otterwiki outlives the server. Returns how many were killed.
+   */
+  killNow(): number {
+    this.closed = true;
+    clearInterval(this.reaper);
+    let killed = 0;
+    for (const entry of this.entries.values()) {
+      if (entry.socket !== null && killOtterwikiNow(entry.socket)) killed += 1;
+    }
+    return killed;
+  }
+
   /** Stops the wiki's process if one runs (e.g. after its settings changed). */
   async stop(wikiId: number): Promise<void> {
     const entry = this.entries.get(wikiId);
@@ -192,6 +211,7 @@ export class OtterwikiPool {
       wikiId: wiki.id,
       slug: wiki.slug,
       state: "starting",
+      socket: null,
       process: null,
       ready: Promise.resolve(),
       stopped: null,
@@ -210,7 +230,10 @@ export class OtterwikiPool {
   private async startEntry(entry: Entry, wiki: Wiki): Promise<void> {
     let started: RunningOtterwiki;
     try {
-      started = await this.startProcess(this.options.launchFor(wiki));
+      const launch = this.options.launchFor(wiki);
+      // Set before the first await, so killNow() can reach a process that is still starting.
+      entry.socket = launch.socket;
+      started = await this.startProcess(launch);
     } catch (error) {
       this.entries.delete(entry.wikiId);
       this.recordFailure(entry.wikiId, 0);

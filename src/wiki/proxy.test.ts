@@ -13,7 +13,6 @@ function upstream(clientHeaders: Record<string, string>): UpstreamRequest {
     clientHeaders: new Headers(clientHeaders),
     body: null,
     publicHost: "demo.wiki.example",
-    publicProtocol: "https",
     identity: [
       ["x-otterwiki-name", "Vera%20Viewer"],
       ["x-otterwiki-email", "v%40users.wikibot.invalid"],
@@ -47,10 +46,32 @@ describe("headers sent to Otterwiki", () => {
       "x-otterwiki-name": "Vera%20Viewer",
       "x-otterwiki-email": "v%40users.wikibot.invalid",
       "x-otterwiki-permissions": "READ",
-      "x-forwarded-proto": "https",
       referer: "https://demo.wiki.example/Home?edit",
       accept: "text/html",
     });
+  });
+
+  test("underscore names (SCRIPT_NAME & co.) and client x-wikibot-* headers never pass", () => {
+    const headers = upstreamHeaders({
+      ...upstream({
+        SCRIPT_NAME: "/x",
+        path_info: "/-/admin",
+        x_otterwiki_permissions: "ADMIN",
+        "x-wikibot-route": "save?path=Home",
+        "x-forwarded-ssl": "on",
+        "content-type": "multipart/form-data; boundary=client",
+        accept: "text/html",
+      }),
+      route: "rename?path=Home",
+      contentType: "application/x-www-form-urlencoded",
+    });
+    expect([...headers.keys()].filter((name) => !name.startsWith("x-otterwiki-"))).toEqual([
+      "accept",
+      "content-type",
+      "x-wikibot-route",
+    ]);
+    expect(headers.get("x-wikibot-route")).toBe("rename?path=Home");
+    expect(headers.get("content-type")).toBe("application/x-www-form-urlencoded");
   });
 
   test("hop-by-hop headers and the ones Connection names are dropped", () => {
@@ -66,7 +87,6 @@ describe("headers sent to Otterwiki", () => {
       }),
     );
     expect([...headers.keys()].filter((name) => !name.startsWith("x-otterwiki-"))).toEqual([
-      "x-forwarded-proto",
       "x-kept",
     ]);
   });

@@ -1,8 +1,11 @@
 /**
  * Forwarding one request to an Otterwiki socket and its answer back. Hop-by-hop headers are
  * dropped both ways (RFC 9110 §7.6.1), and so is every client header that could speak for us:
- * `x-otterwiki-*` (Otterwiki trusts them blindly), `x-forwarded-*`/`forwarded`, credentials
- * and our own cookies. Identity, Host and X-Forwarded-Proto come from the server alone.
+ * `x-otterwiki-*` (Otterwiki trusts them blindly), `x-wikibot-*` (our route to the WSGI
+ * wrapper), `x-forwarded-*`/`forwarded`, credentials, our own cookies, and any name with an
+ * underscore: a WSGI server maps `-` and `_` to the same environ key, and gunicorn takes
+ * `SCRIPT_NAME` from such a header and cuts it off the path Otterwiki routes (issue 8). Identity
+ * and Host come from the server alone; the scheme is fixed per deployment (WIKIBOT_URL_SCHEME).
  * Bodies stream back untouched (`decompress: false` keeps Content-Encoding and the bytes).
  */
 import { OUR_COOKIE_PATTERN } from "../auth/session/session-cookie.ts";
@@ -29,6 +32,9 @@ const NOT_FORWARDED = new Set([
   "x-real-ip",
 ]);
 
+/** Client header prefixes never forwarded: identity, our route, and forwarding claims. */
+const UNTRUSTED_PREFIXES = ["x-otterwiki-", "x-wikibot-", "x-forwarded-"];
+
 function connectionListed(headers: Headers): Set<string> {
   const listed = new Set<string>();
   for (const token of (headers.get("connection") ?? "").split(",")) {
@@ -46,9 +52,11 @@ export interface UpstreamRequest {
   body: Uint8Array<ArrayBuffer> | null;
   /** The public host of the wiki, e.g. `demo.wikibot.example`. */
   publicHost: string;
-  /** `https` when PUBLIC_URL is https (TLS ends before us). */
-  publicProtocol: "http" | "https";
   identity: [string, string][];
+  /** For a POST: the Otterwiki view and arguments the proxy checked (route-policy.ts). */
+  route?: string;
+  /** Replaces the client's Content-Type when the proxy re-serialised the body. */
+  contentType?: string;
 }
 
 export function upstreamHeaders(request: UpstreamRequest): Headers {
@@ -56,14 +64,14 @@ export function upstreamHeaders(request: UpstreamRequest): Headers {
   const headers = new Headers();
   for (const [name, value] of request.clientHeaders) {
     if (HOP_BY_HOP.has(name) || listed.has(name) || NOT_FORWARDED.has(name)) continue;
-    if (name.startsWith("x-otterwiki-") || name.startsWith("x-forwarded-")) continue;
+    if (name.includes("_") || UNTRUSTED_PREFIXES.some((prefix) => name.startsWith(prefix)))
+      continue;
     headers.append(name, value);
   }
   const cookies = forwardedCookies(request.clientHeaders.get("cookie"));
   if (cookies !== "") headers.set("cookie", cookies);
-  // gunicorn trusts X-Forwarded-Proto from unix-socket peers; Flask-WTF then applies its
-  // https Referer rule against the public Host (notes/otterwiki.md).
-  headers.set("x-forwarded-proto", request.publicProtocol);
+  if (request.contentType !== undefined) headers.set("content-type", request.contentType);
+  if (request.route !== undefined) headers.set("x-wikibot-route", request.route);
   for (const [name, value] of request.identity) headers.set(name, value);
   return headers;
 }

@@ -2,9 +2,12 @@ import { describe, expect, test } from "bun:test";
 import {
   classifyBrowserRoute,
   isEditorRequest,
-  isReadOnlyPost,
   normalizeWikiPath,
+  type OtterwikiPost,
+  otterwikiPostOf,
   pageUrlPath,
+  readsOnly,
+  routeHeader,
 } from "./route-policy.ts";
 
 function classify(path: string, method = "GET") {
@@ -68,10 +71,15 @@ describe("routes we answer", () => {
 
   test("a save names its page in its original case and spelling", () => {
     expect(classify("/Research/Topic%20A/save", "POST")).toEqual({
-      kind: "save",
-      pagePath: "Research/Topic A",
+      kind: "post",
+      post: { endpoint: "save", args: { path: "Research/Topic A" } },
     });
     expect(classify("/Research/Topic%20A/save").kind).toBe("otterwiki");
+  });
+
+  test("POSTs to Otterwiki routes we do not forward are blocked", () => {
+    expect(classify("/-/plugin/x/y", "POST").kind).toBe("blocked");
+    expect(classify("/", "POST").kind).toBe("blocked");
   });
 });
 
@@ -101,11 +109,46 @@ describe("editor and read-only requests", () => {
     ["/-/admin", false],
     ["/Home", false],
   ])("POST %s only reads: %p", (path, expected) => {
-    expect(isReadOnlyPost(normalizeWikiPath(path) ?? "")).toBe(expected);
+    const post = otterwikiPostOf(path);
+    expect(post !== null && readsOnly(post)).toBe(expected);
   });
 
   test("page paths become URL paths segment by segment", () => {
     expect(pageUrlPath("Research/Topic A")).toBe("/Research/Topic%20A");
     expect(pageUrlPath("Jürgen")).toBe("/J%C3%BCrgen");
+  });
+});
+
+describe("the Otterwiki view a POST reaches", () => {
+  // What Werkzeug's URL map of Otterwiki 2.26.1 answers for each path (url_map.bind().match).
+  const cases: [string, OtterwikiPost][] = [
+    ["/-/mcp/save", { endpoint: "save", args: { path: "-/mcp" } }],
+    ["/-/search/save", { endpoint: "search", args: { query: "save" } }],
+    ["/-/search/a/save", { endpoint: "save", args: { path: "-/search/a" } }],
+    [
+      "/Foo/attachment/save",
+      { endpoint: "edit_attachment", args: { pagepath: "Foo", filename: "save" } },
+    ],
+    ["/Foo/a/save", { endpoint: "save", args: { path: "Foo/a" } }],
+    ["/-/revert/abc", { endpoint: "revert", args: { revision: "abc" } }],
+    ["/-/revert/abc/save", { endpoint: "save", args: { path: "-/revert/abc" } }],
+    ["/Foo/save/", { endpoint: "view", args: { path: "Foo/save/" } }],
+    ["/Foo/SAVE", { endpoint: "view", args: { path: "Foo/SAVE" } }],
+    ["/Foo/rename/", { endpoint: "rename", args: { path: "Foo" } }],
+    ["/Foo/diff/a/save", { endpoint: "diff", args: { path: "Foo", rev_a: "a", rev_b: "save" } }],
+    ["/Foo/bar/draft/discard", { endpoint: "discard_draft", args: { path: "Foo/bar" } }],
+    ["/Foo/inline_attachment", { endpoint: "inline_attachment", args: { pagepath: "Foo" } }],
+    ["/-/create/save", { endpoint: "save", args: { path: "-/create" } }],
+    ["/-/housekeeping", { endpoint: "housekeeping", args: {} }],
+  ];
+  test.each(cases)("%s → %o", (path, expected) => {
+    expect(otterwikiPostOf(path)).toEqual(expected);
+  });
+
+  test("the route header carries the view and its arguments, URL-encoded", () => {
+    expect(routeHeader({ endpoint: "save", args: { path: "Research/Topic A" } })).toBe(
+      "save?path=Research%2FTopic+A",
+    );
+    expect(routeHeader({ endpoint: "housekeeping", args: {} })).toBe("housekeeping");
   });
 });

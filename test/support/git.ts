@@ -6,7 +6,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { TestServer } from "./server.ts";
+import { repoDir } from "../../src/wikis/wiki-paths.ts";
+import { type Wiki, WikiStore } from "../../src/wikis/wiki-store.ts";
+import { createUserAndWiki, startTestServer, type TestServer } from "./server.ts";
 
 export interface GitRun {
   exitCode: number;
@@ -102,4 +104,46 @@ export async function commitFiles(
 /** The Authorization header git sends for a token as the password. */
 export function basicAuthorization(token: string, username = "git"): string {
   return `Basic ${Buffer.from(`${username}:${token}`).toString("base64")}`;
+}
+
+/** A premium wiki on a fresh server, for push suites: its owner's token and git client. */
+export interface PushWiki {
+  t: TestServer;
+  git: GitClient;
+  slug: string;
+  token: string;
+  /** The wiki's repository on the server's disk. */
+  repo: string;
+  /** The wiki as stored now (re-read, so tier changes show). */
+  wiki(): Wiki;
+  /** A new clone of the wiki with the owner's token. */
+  freshClone(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startPushWiki(slug: string, owner: string): Promise<PushWiki> {
+  const t = await startTestServer();
+  const git = createGitClient();
+  const { token } = await createUserAndWiki(t, { username: owner, slug, tier: "premium" });
+  return {
+    t,
+    git,
+    slug,
+    token,
+    repo: repoDir(t.dataDir, slug),
+    wiki() {
+      const found = new WikiStore(t.server.db).findBySlug(slug);
+      if (found === null) throw new Error(`no wiki ${slug}`);
+      return found;
+    },
+    async freshClone() {
+      const dir = nextCloneDir(git);
+      await git.ok(["clone", "-q", repoUrl(t, slug, token), dir]);
+      return dir;
+    },
+    async close() {
+      git.close();
+      await t.close();
+    },
+  };
 }

@@ -47,8 +47,13 @@ export function safeReturnPath(raw: string | null): string {
     return "/";
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we refuse
   if (/[\u0000-\u001f\u007f]/.test(raw)) return "/";
-  return raw;
+  // Percent-encode what a Location header cannot carry (non-ASCII), keeping the same host.
+  const url = URL.parse(raw, SAME_HOST);
+  if (url === null || url.origin !== SAME_HOST) return "/";
+  return url.pathname + url.search;
 }
+
+const SAME_HOST = "http://same-host.invalid";
 
 /** An absolute URL on one of our wiki hosts, split into the wiki and the path to return to. */
 export function resolveWikiUrl(

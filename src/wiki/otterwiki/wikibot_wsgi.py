@@ -22,6 +22,16 @@ Environment (set by the Bun server per wiki process):
   WIKIBOT_LOG_LEVEL        optional  DEBUG / INFO / WARNING / ERROR (default: INFO)
   WIKIBOT_ANONYMOUS_EMAIL  optional  the email the proxy sends for anonymous readers; they
                                      get a "Sign in" link, everyone else a "Sign out" link
+  WIKIBOT_URL_SCHEME       optional  "https" when the public URL is https: the request scheme
+                                     is fixed per deployment, never taken from a header
+
+The Bun proxy is the socket's only peer, but what it forwards started as a client's request,
+so this wrapper trusts no header to change how a request is routed: it refuses a SCRIPT_NAME
+(gunicorn would already have cut it off PATH_INFO), drops forwarding headers, and refuses any
+write whose Flask endpoint and view arguments differ from the route the proxy checked (sent in
+X-Wikibot-Route). Otterwiki's repository-, user- and mail-administration and its git and pull
+endpoints are refused whatever the path looked like. Every commit gets a `Client: browser`
+trailer, like the commits of every other surface (DESIGN section 4).
 
 Otterwiki lets any environment variable named like a config key (DEBUG, SERVER_NAME,
 SECRET_KEY, ...) override the settings file, and git obeys GIT_DIR & co. So before the
@@ -33,7 +43,7 @@ import os
 import re
 import sys
 import tempfile
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 _KEEP_ENV = re.compile(
     r"^(PATH|HOME|USER|LOGNAME|TZ|TMPDIR|LANG|LANGUAGE|LC_[A-Z_]+|PYTHON[A-Z_]*)$"
@@ -97,8 +107,12 @@ def _write_settings(state_dir):
 
 
 def _configure_environment():
-    global _anonymous_email
+    global _anonymous_email, _url_scheme
     _anonymous_email = os.environ.get("WIKIBOT_ANONYMOUS_EMAIL") or None
+    scheme = os.environ.get("WIKIBOT_URL_SCHEME", "")
+    if scheme not in ("", "http", "https"):
+        _fail("WIKIBOT_URL_SCHEME must be http or https")
+    _url_scheme = scheme or None
     state_dir = os.path.abspath(_required("WIKIBOT_STATE_DIR"))
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
     settings_path, settings = _write_settings(state_dir)
@@ -125,6 +139,7 @@ def _decode_identity(value):
 
 
 _anonymous_email = None
+_url_scheme = None
 _settings = _configure_environment()
 
 from otterwiki.plugins import hookimpl, plugin_manager  # noqa: E402  (after the settings)
@@ -166,9 +181,109 @@ _PINNED = {
 otterwiki_app.config.update(_PINNED)
 
 
+# Endpoints no request may reach, however its path was spelled: a tenant could point the wiki
+# at another repository or make the server open connections (repository management, mail),
+# manage users, or use Otterwiki's own git server, pull webhook and plugin routes.
+_BLOCKED_ENDPOINTS = frozenset(
+    {
+        "admin_repository_management",
+        "admin_user_management",
+        "admin_permissions_and_registration",
+        "admin_mail_preferences",
+        "plugin_url_admin_request",
+        "plugin_url_request",
+        "pull_webhook",
+        "dotgit",
+        "git_info_refs",
+        "git_upload_pack",
+        "git_receive_pack",
+    }
+)
+_ROUTE_ENVIRON_KEY = "HTTP_X_WIKIBOT_ROUTE"
+# Headers that would make Otterwiki or a library believe something about the request that only
+# the deployment knows (client address, scheme, host); none of them is ours to pass on.
+_UNTRUSTED_ENVIRON = re.compile(r"^(HTTP_X_FORWARDED_.*|HTTP_FORWARDED|HTTP_X_REAL_IP|REMOTE_USER)$")
+_CLIENT_TRAILER = "Client: browser"
+_CONTROL_IN_MESSAGE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _with_client_trailer(message):
+    """The commit message with our trailer as its last paragraph (added once)."""
+    text = _CONTROL_IN_MESSAGE.sub(" ", str(message or "")).rstrip()
+    if text == _CLIENT_TRAILER or text.endswith("\n\n" + _CLIENT_TRAILER):
+        return text + "\n"
+    if text == "":
+        return _CLIENT_TRAILER + "\n"
+    return f"{text}\n\n{_CLIENT_TRAILER}\n"
+
+
+def _install_client_trailer():
+    # Every Otterwiki commit (store, commit, revert, delete, rename) ends in IndexFile.commit
+    # (otterwiki/gitstorage.py); wrapping it there covers them all, and future ones.
+    from git.index.base import IndexFile
+
+    original = IndexFile.commit
+    if getattr(original, "_wikibot_trailer", False):
+        return
+
+    def commit(self, message, *args, **kwargs):
+        return original(self, _with_client_trailer(message), *args, **kwargs)
+
+    commit._wikibot_trailer = True
+    IndexFile.commit = commit
+
+
+_install_client_trailer()
+
+
+def _refuse(status, text):
+    from flask import Response
+
+    return Response(text + "\n", status=status, mimetype="text/plain")
+
+
+def _route_of(header):
+    """`endpoint?urlencoded-args` as the proxy sends it, as (endpoint, {arg: value})."""
+    endpoint, _, query = header.partition("?")
+    return endpoint, dict(parse_qsl(query, keep_blank_values=True, encoding="utf-8"))
+
+
+def _check_route():
+    """Runs after Flask's routing, before any view: the request goes where the proxy checked."""
+    from flask import request
+
+    if request.routing_exception is not None:
+        # 404, 405 or a redirect: no view runs, so nothing can be written.
+        return None
+    if request.endpoint in _BLOCKED_ENDPOINTS:
+        return _refuse(403, "Not available on this wiki.")
+    if request.method in ("GET", "HEAD"):
+        return None
+    declared = request.environ.get("wikibot.route")
+    actual_args = {key: str(value) for key, value in (request.view_args or {}).items()}
+    if declared is None or declared != (request.endpoint, actual_args):
+        return _refuse(400, "This request does not match the route it was checked for.")
+    return None
+
+
+# First, before any of Otterwiki's own request hooks.
+otterwiki_app.before_request_funcs.setdefault(None, []).insert(0, _check_route)
+
+
 def app(environ, start_response):
-    """Otterwiki with the x-otterwiki-name/-email headers percent-decoded (UTF-8)."""
+    """Otterwiki behind the checks above, with the identity headers percent-decoded (UTF-8)."""
     otterwiki_app.config.update(_PINNED)
+    if environ.get("SCRIPT_NAME", ""):
+        # gunicorn has already cut this prefix off PATH_INFO; the path the proxy checked is lost.
+        start_response("400 Bad Request", [("Content-Type", "text/plain")])
+        return [b"SCRIPT_NAME is not accepted.\n"]
+    environ["SCRIPT_NAME"] = ""
+    for key in [key for key in environ if _UNTRUSTED_ENVIRON.match(key)]:
+        del environ[key]
+    route = environ.pop(_ROUTE_ENVIRON_KEY, None)
+    environ["wikibot.route"] = None if route is None else _route_of(route)
+    if _url_scheme is not None:
+        environ["wsgi.url_scheme"] = _url_scheme
     for key in _IDENTITY_ENVIRON_KEYS:
         if key in environ:
             environ[key] = _decode_identity(environ[key])

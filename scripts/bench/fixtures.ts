@@ -1,0 +1,83 @@
+/**
+ * Bench data made straight in a data dir (no server yet): one owner, wikis with pages committed
+ * in a single commit, and tokens. The server is started on the dir afterwards.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { runGit } from "../../src/repo/git.ts";
+import { COMMITTER, openStores } from "../../src/server.ts";
+import { createWiki } from "../../src/wikis/wiki-service.ts";
+import type { Tier, Wiki } from "../../src/wikis/wiki-store.ts";
+
+export type BenchStores = ReturnType<typeof openStores>;
+
+export interface BenchFixture {
+  stores: BenchStores;
+  /** A wiki owned by the bench user, with `files` (name → text) added in one commit. */
+  wiki(
+    slug: string,
+    options: { isPublic: boolean; tier: Tier; files?: Record<string, string> },
+  ): Promise<Wiki>;
+  /** A wiki token of the bench user, in plain text. */
+  token(wiki: Wiki, scope: "read" | "write"): string;
+}
+
+/** Runs `build` with a fresh bench user on `dataDir`, then closes the database. */
+export async function withBenchFixture<T>(
+  dataDir: string,
+  build: (fixture: BenchFixture) => Promise<T>,
+): Promise<T> {
+  const stores = openStores(dataDir);
+  try {
+    const user = stores.users.create({
+      did: "did:plc:benchbenchbenchbenchbenc",
+      handle: "bench.bsky.social",
+      username: "bench",
+      displayName: "Bench",
+    });
+    const deps = {
+      ...stores,
+      dataDir,
+      publicUrl: new URL("http://localhost:8080"),
+      committer: COMMITTER,
+    };
+    return await build({
+      stores,
+      async wiki(slug, options) {
+        const { wiki } = await createWiki(deps, {
+          slug,
+          ownerUsername: "bench",
+          isPublic: options.isPublic,
+          tier: options.tier,
+        });
+        const files = options.files ?? {};
+        if (Object.keys(files).length > 0) await commitFiles(stores, wiki, files);
+        return wiki;
+      },
+      token: (wiki, scope) =>
+        stores.tokens.create({ wikiId: wiki.id, userId: user.id, scope, label: "bench" }).plaintext,
+    });
+  } finally {
+    stores.db.close();
+  }
+}
+
+async function commitFiles(
+  stores: BenchStores,
+  wiki: Wiki,
+  files: Record<string, string>,
+): Promise<void> {
+  await stores.pages.exclusive(wiki, async () => {
+    const repo = stores.pages.repo(wiki);
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(repo, name), text);
+    await runGit(repo, ["add", "-A"]);
+    await runGit(repo, ["commit", "-q", "--no-verify", "-m", "Bench pages"], {
+      env: {
+        GIT_AUTHOR_NAME: "Bench",
+        GIT_AUTHOR_EMAIL: "bench@users.wikibot.invalid",
+        GIT_COMMITTER_NAME: COMMITTER.name,
+        GIT_COMMITTER_EMAIL: COMMITTER.email,
+      },
+    });
+  });
+}
