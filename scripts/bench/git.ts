@@ -193,12 +193,13 @@ export async function benchGit(quick: boolean): Promise<GitBenchResult> {
       pushHttp.push(await timed(() => git(["push", "-q", "origin", "main"], pusher)));
     }
 
-    // 50 MB of incompressible "images" in one push, with the server's RSS sampled throughout.
+    // 50 MB of incompressible "images" in one push (25 files: each file stays under MAX_BODY_BYTES),
+    // with the server's RSS sampled throughout.
     const bulk = nextDir();
     await git(["clone", "-q", url("bulk", bulkToken), bulk]);
     const bigBytes = 50 * 1000 * 1000;
-    for (let file = 0; file < 10; file++) {
-      writeFileSync(join(bulk, `image-${file}.png`), randomBytes(bigBytes / 10));
+    for (let file = 0; file < 25; file++) {
+      writeFileSync(join(bulk, `image-${file}.png`), randomBytes(bigBytes / 25));
     }
     await git(["add", "-A"], bulk);
     await git(["commit", "-q", "-m", "50 MB of images"], bulk);

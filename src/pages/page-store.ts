@@ -7,6 +7,8 @@
  * same way, and is audited as one flow.
  */
 import type { Database } from "bun:sqlite";
+import { statSync } from "node:fs";
+import { join } from "node:path";
 import { gitText, runGit } from "../repo/git.ts";
 import { RepositoryMaintenance } from "../repo/maintenance.ts";
 import {
@@ -68,6 +70,20 @@ export interface PageStoreOptions {
   maintenance?: RepositoryMaintenance;
 }
 
+/**
+ * Identifies one version of git's index file: git replaces it through a lock file on every
+ * write, so any writer (Otterwiki, receive-pack, a crashed process, a reset) changes the inode
+ * or the modification time.
+ */
+function indexStamp(repo: string): string {
+  try {
+    const stat = statSync(join(repo, ".git", "index"), { bigint: true });
+    return `${stat.ino}:${stat.size}:${stat.mtimeNs}`;
+  } catch {
+    return "missing";
+  }
+}
+
 /** A page over the size limit (pushed before the rules existed) is listed, never loaded. */
 function refuseOversized(path: string, size: number): void {
   if (size <= MAX_PAGE_BYTES) return;
@@ -83,6 +99,8 @@ const lineCount = (text: string) =>
 export class PageStore {
   readonly index: PageIndex;
   private readonly recovered = new Set<number>();
+  /** Per wiki: git's index file as our last commit left it (see `commitChange`). */
+  private readonly indexStamps = new Map<number, string>();
 
   readonly maintenance: RepositoryMaintenance;
 
@@ -404,10 +422,14 @@ export class PageStore {
   }
 
   /**
-   * Stages with `stage`, then commits exactly `files` (`git commit --only`): whatever else a
-   * crashed or failed writer left in git's index is never swept into this commit under this
-   * author (DESIGN §4). The index is updated from `effect` only when git confirms the commit
-   * changed exactly those files; otherwise the gate's closing sync reads the commit back.
+   * Stages with `stage`, then commits exactly `files`: whatever else a crashed or failed writer
+   * left in git's index is never swept into this commit under this author (DESIGN §4). When
+   * git's index file is exactly as our own last commit left it, nobody else has staged anything
+   * and a plain commit is safe; otherwise (first write in this process, or after an Otterwiki
+   * save, a push or a repair) `git commit --only` builds the commit from HEAD plus `files`,
+   * which costs a full index rebuild and so is kept off the common path. The page index is
+   * updated from `effect` only when git confirms the commit changed exactly those files;
+   * otherwise the gate's closing sync reads the commit back.
    */
   private async commitChange(
     wiki: Wiki,
@@ -422,6 +444,8 @@ export class PageStore {
     // Control characters would corrupt the commit or fake structure; the client trailer is last.
     const text = (change.message ?? "").replace(/[^\P{Cc}\n\t]/gu, " ").trim();
     const message = `${text || defaultMessage}\n\nClient: ${change.client}\n`;
+    const untouched = this.indexStamps.get(wiki.id) === indexStamp(repo);
+    this.indexStamps.delete(wiki.id);
     try {
       await stage();
       await runGit(
@@ -433,9 +457,7 @@ export class PageStore {
           "--cleanup=whitespace",
           "-F",
           "-",
-          "--only",
-          "--",
-          ...files,
+          ...(untouched ? [] : ["--only", "--", ...files]),
         ],
         {
           stdin: message,
@@ -453,6 +475,7 @@ export class PageStore {
       throw error;
     }
     const head = this.headOf(wiki);
+    this.indexStamps.set(wiki.id, indexStamp(repo));
     if (effect !== null) {
       const changedFiles = (await diffTrees(repo, parent, head)).map((entry) => entry.file);
       recordOwnCommit(

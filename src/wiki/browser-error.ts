@@ -3,6 +3,7 @@
  * is a `BrowserError` rendered as a small HTML page (people read these, not programs); a
  * process that cannot start is a 503 with Retry-After; anything else is a logged 500.
  */
+import type { Refusal } from "../auth/access-decision.ts";
 import { escapeHtml } from "../auth/session/handoff.ts";
 import { errorFields, type Logger } from "../lib/log.ts";
 import { PageError } from "../pages/page-error.ts";
@@ -81,4 +82,34 @@ ${links === "" ? "" : `<ul>${links}</ul>`}${returned}</body></html>`;
       ...error.options.headers,
     },
   });
+}
+
+/** The access decision's refusal of a change, as a page for a person. */
+export function readOnlyPage(refusal: Refusal): BrowserError {
+  const sentence = refusal.message.charAt(0).toUpperCase() + refusal.message.slice(1);
+  const links = [{ href: "/", label: "Back to the wiki" }];
+  switch (refusal.reason) {
+    case "unauthenticated":
+      return new BrowserError(401, "Please sign in", "Sign in to change this wiki.", {
+        links: [{ href: "/-/login", label: "Sign in" }],
+      });
+    case "lapsed":
+      return new BrowserError(
+        403,
+        "This wiki is read-only",
+        `${sentence}. Reading works as before.`,
+        {
+          links,
+        },
+      );
+    case "read_only_role":
+      return new BrowserError(
+        403,
+        "This wiki is read-only for you",
+        `${sentence}. Ask its owner for the editor role.`,
+        { links },
+      );
+    default:
+      return new BrowserError(403, "This wiki is read-only for you", `${sentence}.`, { links });
+  }
 }

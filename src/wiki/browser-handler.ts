@@ -12,7 +12,7 @@
  * before the gate opens, so the next writer never commits someone else's half-made change.
  */
 
-import { decideAccess, type Refusal } from "../auth/access-decision.ts";
+import { decideAccess } from "../auth/access-decision.ts";
 import {
   answerHandoffAtWiki,
   bounceThroughApex,
@@ -36,7 +36,8 @@ import { checkPagePath } from "../pages/page-path.ts";
 import type { PageStore } from "../pages/page-store.ts";
 import { repairWorkingTree } from "../repo/repository.ts";
 import type { Wiki, WikiStore } from "../wikis/wiki-store.ts";
-import { BrowserError, browserErrorResponse } from "./browser-error.ts";
+import { BrowserError, browserErrorResponse, readOnlyPage } from "./browser-error.ts";
+import { canonicalForm, readBodyWithin, stringField } from "./form-body.ts";
 import { type BrowserIdentity, browserIdentityOf, identityHeaders } from "./identity.ts";
 import { type Lease, type OtterwikiPool, WikiProcessError } from "./process-pool.ts";
 import { clientResponse, sendToOtterwiki, type UpstreamRequest } from "./proxy.ts";
@@ -486,91 +487,4 @@ function redirect(location: string, cookies: readonly string[] = []): Response {
   const headers = new Headers({ location, "cache-control": "no-store" });
   for (const cookie of cookies) headers.append("set-cookie", cookie);
   return new Response(null, { status: 302, headers });
-}
-
-/**
- * The request's form as we read it, with `upstream` re-serialised from it: Werkzeug then parses
- * the same fields and file names we checked, not its own reading of an odd multipart body.
- */
-async function canonicalForm(upstream: UpstreamRequest): Promise<FormData> {
-  const contentType = upstream.clientHeaders.get("content-type") ?? "";
-  let form: FormData;
-  try {
-    form = await new Request("http://wiki.invalid/", {
-      method: "POST",
-      headers: { "content-type": contentType },
-      body: upstream.body,
-    }).formData();
-  } catch {
-    throw new BrowserError(400, "This form could not be read", "Send it from the wiki's own page.");
-  }
-  const hasFiles = [...form.values()].some((value) => typeof value !== "string");
-  if (hasFiles) {
-    const encoded = new Response(form);
-    // Read before the body: Bun drops the boundary header once the body is consumed.
-    const type = encoded.headers.get("content-type");
-    if (type === null) throw new Error("FormData serialised without a Content-Type");
-    upstream.contentType = type;
-    upstream.body = new Uint8Array(await encoded.arrayBuffer());
-  } else {
-    const fields = new URLSearchParams();
-    for (const [name, value] of form) if (typeof value === "string") fields.append(name, value);
-    upstream.body = new TextEncoder().encode(fields.toString());
-    upstream.contentType = "application/x-www-form-urlencoded";
-  }
-  return form;
-}
-
-/** A form field as Werkzeug's `request.form.get` reads it: the first value, "" when absent. */
-function stringField(form: FormData, name: string): string {
-  const value = form.get(name);
-  return typeof value === "string" ? value : "";
-}
-
-/** The whole body, or null once it passes `limit` bytes (declared or streamed). */
-async function readBodyWithin(
-  request: Request,
-  limit: number,
-): Promise<Uint8Array<ArrayBuffer> | null> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (!Number.isFinite(declared) || declared > limit) return null;
-  if (request.body === null) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of request.body) {
-    total += chunk.byteLength;
-    if (total > limit) return null;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
-
-/** The access decision's refusal of a change, as a page for a person. */
-function readOnlyPage(refusal: Refusal): BrowserError {
-  const sentence = refusal.message.charAt(0).toUpperCase() + refusal.message.slice(1);
-  const links = [{ href: "/", label: "Back to the wiki" }];
-  switch (refusal.reason) {
-    case "unauthenticated":
-      return new BrowserError(401, "Please sign in", "Sign in to change this wiki.", {
-        links: [{ href: "/-/login", label: "Sign in" }],
-      });
-    case "lapsed":
-      return new BrowserError(
-        403,
-        "This wiki is read-only",
-        `${sentence}. Reading works as before.`,
-        {
-          links,
-        },
-      );
-    case "read_only_role":
-      return new BrowserError(
-        403,
-        "This wiki is read-only for you",
-        `${sentence}. Ask its owner for the editor role.`,
-        { links },
-      );
-    default:
-      return new BrowserError(403, "This wiki is read-only for you", `${sentence}.`, { links });
-  }
 }
