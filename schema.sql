@@ -106,3 +106,50 @@ CREATE TABLE session_handoffs (
   expires_at INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX session_handoffs_by_expiry ON session_handoffs(expires_at);
+
+-- migration: 3
+-- Sign in with Bluesky (notes/atproto-login.md §2). The OAuth client's in-flight authorization
+-- requests (PKCE verifier, DPoP private key, our return_to) keyed by the OAuth `state`, and its
+-- token sessions keyed by DID. `sealed` is AES-256-GCM over the JSON value under a key derived
+-- from the server secret, with the table and key as associated data, so a copied row never
+-- opens under another key. Sessions live only for the callback (we sign them out at once).
+CREATE TABLE atproto_oauth_states (
+  key TEXT PRIMARY KEY,
+  sealed BLOB NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX atproto_oauth_states_by_expiry ON atproto_oauth_states(expires_at);
+
+CREATE TABLE atproto_oauth_sessions (
+  did TEXT PRIMARY KEY,
+  sealed BLOB NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+
+-- A new DID between the callback and choosing a username: `signup_<id>.<secret>` in a
+-- host-only cookie, only SHA-256(secret) kept, valid 15 minutes, used once.
+CREATE TABLE pending_signups (
+  id TEXT PRIMARY KEY,
+  secret_hash BLOB NOT NULL,
+  did TEXT NOT NULL,
+  handle TEXT NOT NULL,
+  display_name TEXT NOT NULL,
+  return_to TEXT,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX pending_signups_by_expiry ON pending_signups(expires_at);
+
+-- migration: 4
+-- Roles granted to people who have never signed in (management API, DESIGN §5). Keyed by DID
+-- when the granter named one, else by handle; `claimPendingGrants` (src/wikis/members.ts) turns
+-- them into ACL rows when that person first signs in with a verified DID and handle.
+CREATE TABLE pending_grants (
+  wiki_id INTEGER NOT NULL REFERENCES wikis(id) ON DELETE CASCADE,
+  subject_kind TEXT NOT NULL CHECK (subject_kind IN ('did', 'handle')),
+  subject TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('viewer', 'editor', 'owner')),
+  granted_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (wiki_id, subject_kind, subject)
+) STRICT;
+CREATE INDEX pending_grants_by_subject ON pending_grants(subject_kind, subject);

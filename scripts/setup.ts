@@ -7,11 +7,12 @@
 import { resolve } from "node:path";
 import { ensureChromium } from "./setup/chromium.ts";
 import { ensureOtterwiki } from "./setup/otterwiki.ts";
+import { ensurePds } from "./setup/pds.ts";
 
 const args = new Set(Bun.argv.slice(2));
 if (args.has("--help") || args.has("-h")) {
   console.log(
-    "usage: bun scripts/setup.ts [--quiet] [--test-tools]\n\nCreates .venv with the pinned Otterwiki and gunicorn (fast when already done).\n--test-tools also installs Debian's Chromium for the browser tests when missing (needs root and apt-get).",
+    "usage: bun scripts/setup.ts [--quiet] [--test-tools]\n\nCreates .venv with the pinned Otterwiki and gunicorn (fast when already done).\n--test-tools also installs Debian's Chromium for the browser tests when missing (needs root and apt-get)\nand the local PLC + PDS for the Sign in with Bluesky tests into .pds/ (npm; a few minutes once).",
   );
   process.exit(0);
 }
@@ -28,6 +29,13 @@ async function ensureTestTools(): Promise<void> {
   const canInstall = process.getuid?.() === 0 && Bun.which("apt-get") !== null;
   try {
     await ensureChromium({ install: canInstall, quiet });
+  } catch (error) {
+    if (Bun.env.CI === "true") throw error;
+    console.warn(`setup: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  // The local PLC + PDS for the Sign in with Bluesky tests (a few minutes once, then a no-op).
+  try {
+    await ensurePds({ projectDir, quiet });
   } catch (error) {
     if (Bun.env.CI === "true") throw error;
     console.warn(`setup: ${error instanceof Error ? error.message : String(error)}`);

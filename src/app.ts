@@ -5,6 +5,7 @@
  */
 import { type AnyElysia, Elysia } from "elysia";
 import { type ApiDeps, apiRoutes } from "./api/routes.ts";
+import { type AtprotoLoginDeps, atprotoLoginRoutes } from "./auth/atproto-login/routes.ts";
 import { type SessionRouteDeps, sessionRoutes } from "./auth/session/routes.ts";
 import { apexRoutes, type HealthReport } from "./http/apex-routes.ts";
 import { exceedsDeclaredLength } from "./http/body-limit.ts";
@@ -12,6 +13,7 @@ import { resolveHost } from "./http/host.ts";
 import { jsonError } from "./http/json.ts";
 import { attachWiki } from "./http/request-context.ts";
 import { errorFields, type Logger } from "./lib/log.ts";
+import { isManagePath } from "./manage/routes.ts";
 
 export type FetchHandler = (request: Request) => Promise<Response>;
 
@@ -50,11 +52,15 @@ export function classifyWikiPath(path: string): WikiPathKind {
 }
 
 export interface AppDeps extends ApiDeps, SessionRouteDeps {
+  /** Sign in with Bluesky on the apex; absent in tests that build the app without it. */
+  atprotoLogin?: AtprotoLoginDeps;
   wikiHandlers: WikiHostHandlers;
   logger: Logger;
   maxBodyBytes: number;
   publicDir: string;
   health: () => HealthReport;
+  /** `/api/*` on the apex: the management API (src/manage/routes.ts). */
+  manageApi: FetchHandler;
 }
 
 export interface App {
@@ -78,7 +84,11 @@ function hostApp(logger: Logger, routes: AnyElysia) {
 }
 
 export function createApp(deps: AppDeps): App {
-  const apex = hostApp(deps.logger, apexRoutes(deps).use(sessionRoutes(deps)));
+  const apexBase = apexRoutes(deps).use(sessionRoutes(deps));
+  const apex = hostApp(
+    deps.logger,
+    deps.atprotoLogin ? apexBase.use(atprotoLoginRoutes(deps.atprotoLogin)) : apexBase,
+  );
   const wikiHost = hostApp(deps.logger, apiRoutes(deps));
 
   async function route(request: Request): Promise<Response> {
@@ -96,7 +106,10 @@ export function createApp(deps: AppDeps): App {
         `request bodies are limited to ${deps.maxBodyBytes} bytes`,
       );
     }
-    if (target.kind === "apex") return apex.handle(request);
+    if (target.kind === "apex") {
+      if (isManagePath(pathOf(request))) return deps.manageApi(request);
+      return apex.handle(request);
+    }
     const wiki = deps.wikis.findBySlug(target.slug);
     if (wiki === null)
       return jsonError(404, "unknown_wiki", `there is no wiki named "${target.slug}"`);

@@ -6,6 +6,7 @@ import type { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createApp } from "./app.ts";
+import { buildAtprotoLogin } from "./auth/atproto-login/login-deps.ts";
 import type { HandoffDeps } from "./auth/session/handoff.ts";
 import { SessionService } from "./auth/session/session.ts";
 import { SessionStore } from "./auth/session/session-store.ts";
@@ -16,6 +17,7 @@ import { deriveKey, loadSecrets } from "./config/keys.ts";
 import { openDatabase } from "./db/database.ts";
 import { createGitHandler } from "./git/routes.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
+import { createManageHandler } from "./manage/routes.ts";
 import { createMcpHandler } from "./mcp/handler.ts";
 import { PageStore } from "./pages/page-store.ts";
 import { WriteGate } from "./pages/write-gate.ts";
@@ -23,6 +25,8 @@ import { createBrowserHandler } from "./wiki/browser-handler.ts";
 import { otterwikiLauncher } from "./wiki/launch.ts";
 import { reapStaleProcesses } from "./wiki/otterwiki-process.ts";
 import { OtterwikiPool, type PoolSnapshot } from "./wiki/process-pool.ts";
+import { claimPendingGrants } from "./wikis/members.ts";
+import { PendingGrantStore } from "./wikis/pending-grant-store.ts";
 import { WikiStore } from "./wikis/wiki-store.ts";
 
 export const COMMITTER = { name: "wikibot", email: "wikibot@users.wikibot.invalid" };
@@ -50,7 +54,15 @@ export function openStores(dataDir: string) {
   const wikis = new WikiStore(db);
   const gate = new WriteGate();
   const pages = new PageStore({ db, wikis, gate, dataDir, committer: COMMITTER });
-  return { db, users: new UserStore(db), wikis, tokens: new WikiTokenStore(db), gate, pages };
+  return {
+    db,
+    users: new UserStore(db),
+    wikis,
+    tokens: new WikiTokenStore(db),
+    pendingGrants: new PendingGrantStore(db),
+    gate,
+    pages,
+  };
 }
 
 export async function startServer(
@@ -122,9 +134,23 @@ export async function startServer(
     maxBodyBytes: config.maxBodyBytes,
     logger,
   });
+  const browserSessions: HandoffDeps = { sessions, wikis: stores.wikis, publicUrl };
+  const atprotoLogin = await buildAtprotoLogin({
+    keysDir: join(dataDir, "keys"),
+    db: stores.db,
+    users: stores.users,
+    handoff: browserSessions,
+    logger,
+    sealingKey: deriveKey(secrets, "atproto-oauth-stores"),
+    plcUrl: config.atprotoPlcUrl,
+    handleResolverUrl: config.atprotoHandleResolver,
+    allowLoopbackHttp: config.atprotoAllowLoopbackHttp,
+    claimPendingGrants: (user) => claimPendingGrants(stores, user),
+  });
   const app = createApp({
     ...stores,
     sessions,
+    atprotoLogin,
     wikiHandlers: {
       mcp: createMcpHandler({
         ...stores,
@@ -154,6 +180,15 @@ export async function startServer(
     maxBodyBytes: config.maxBodyBytes,
     publicDir: resolve(import.meta.dir, "..", "public"),
     health,
+    manageApi: createManageHandler({
+      ...stores,
+      sessions,
+      dataDir,
+      publicUrl,
+      committer: COMMITTER,
+      logger,
+      stopWikiProcesses: (wikiId) => pool.stop(wikiId),
+    }),
   });
   handler = app.fetch;
   logger.info("listening", { port, public_url: publicUrl.origin, data_dir: dataDir });
@@ -163,7 +198,7 @@ export async function startServer(
     publicUrl,
     db: stores.db,
     pages,
-    browserSessions: { sessions, wikis: stores.wikis, publicUrl },
+    browserSessions,
     wikiProcesses: () => pool.snapshot(),
     async stop() {
       if (stopping) return;

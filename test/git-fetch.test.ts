@@ -112,7 +112,7 @@ describe("who may clone", () => {
     expect(stderr).toContain("Authentication failed");
   });
 
-  test("a user whose role was removed gets 403, not a new password prompt", async () => {
+  test("a user whose role was removed finds their token revoked with it", async () => {
     await createUserAndWiki(t, { username: "rita", slug: "rita-wiki" });
     await t.adminJson("grant", "--wiki", "demo", "--user", "rita", "--role", "viewer");
     const made = await createToken(t, "demo", "rita");
@@ -123,8 +123,11 @@ describe("who may clone", () => {
       `${wikiOrigin("demo")}/repo.git/info/refs?service=git-upload-pack`,
       { headers: { authorization: basicAuthorization(String(made.token)) } },
     );
-    expect(response.status).toBe(403);
-    expect(await response.text()).toContain("no role on demo");
+    // Removing a member revokes their tokens for the wiki (src/wikis/members.ts).
+    expect(response.status).toBe(401);
+    expect(await response.text()).toContain(
+      "that token is not valid for demo: it has been revoked",
+    );
   });
 });
 

@@ -254,9 +254,11 @@ describe("the bearer gate", () => {
       (await callTool(editor, "write_note", { path: "Eddie", content: "# Eddie\n" })).isError,
     ).toBeFalsy();
     await t.adminJson("revoke", "--wiki", "demo", "--user", "eddie");
+    // Removing a member also revokes their tokens for the wiki (src/wikis/members.ts), so the
+    // token itself is now invalid: 401, not merely 403 for a missing role.
     expect(
       await refusedStatus(editor.callTool({ name: "read_note", arguments: { path: "Home" } })),
-    ).toBe(403);
+    ).toBe(401);
   });
 
   test("a lapsed wiki answers every MCP request with a clear error", async () => {

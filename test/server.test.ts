@@ -151,7 +151,8 @@ describe("wiki tokens at the gate", () => {
       you: { role: "viewer", can_write: false },
     });
     await t.adminJson("revoke", "--wiki", "demo", "--user", "vic");
-    expect((await api(made.token)).status).toBe(403);
+    // Removing the member revokes their tokens for the wiki too.
+    expect((await api(made.token)).status).toBe(401);
   });
 
   test("a lapsed wiki is not writable even by its owner", async () => {

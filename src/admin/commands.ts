@@ -1,8 +1,16 @@
-/** The admin CLI's commands: each validates its options and returns text and a JSON value. */
+/**
+ * The admin CLI's commands: each validates its options and returns text and a JSON value.
+ * Whatever touches a wiki goes through the use cases the management API calls too
+ * (src/wikis/: wiki-service, members, tokens), acting as the operator.
+ */
 import type { Database } from "bun:sqlite";
 import type { UserStore } from "../auth/user-store.ts";
 import type { TokenScope, WikiTokenStore } from "../auth/wiki-token.ts";
 import type { Author } from "../pages/page-store.ts";
+import { grantRole, removeMember } from "../wikis/members.ts";
+import type { PendingGrantStore } from "../wikis/pending-grant-store.ts";
+import { createToken, revokeToken } from "../wikis/tokens.ts";
+import { OPERATOR } from "../wikis/use-case.ts";
 import { createWiki } from "../wikis/wiki-service.ts";
 import { parseRole, parseTier, type Wiki, type WikiStore } from "../wikis/wiki-store.ts";
 import { wikiUrls } from "../wikis/wiki-urls.ts";
@@ -16,6 +24,7 @@ export interface CommandContext {
   users: UserStore;
   wikis: WikiStore;
   tokens: WikiTokenStore;
+  pendingGrants: PendingGrantStore;
   dataDir: string;
   publicUrl: URL;
   committer: Author;
@@ -149,14 +158,10 @@ export const COMMANDS: Record<string, Command> = {
       if (scopeName !== "read" && scopeName !== "write")
         throw new AdminError(`--scope must be read or write, not "${scopeName}"`);
       const scope: TokenScope = scopeName;
-      if (context.wikis.roleOf(wiki.id, user.id) === null) {
-        throw new AdminError(`${user.username} has no role on ${wiki.slug}; grant one first`);
-      }
       const label = optional(values, "label") ?? "";
       if (label.length > 100) throw new AdminError("--label is limited to 100 characters");
-      const { token, plaintext } = context.tokens.create({
-        wikiId: wiki.id,
-        userId: user.id,
+      const { token, plaintext } = createToken(context, OPERATOR, wiki.slug, {
+        user,
         scope,
         label,
       });
@@ -171,9 +176,7 @@ export const COMMANDS: Record<string, Command> = {
     options: { id: { type: "string" } },
     async run(context, values) {
       const id = required(values, "id");
-      const token = context.tokens.findById(id);
-      if (token === null) throw new AdminError(`no token "${id}"`);
-      if (!context.tokens.revoke(id)) throw new AdminError(`token ${id} was already revoked`);
+      revokeToken(context, OPERATOR, { slug: null, id });
       return { text: `revoked token ${id}`, json: { id, revoked: true } };
     },
   },
@@ -187,7 +190,7 @@ export const COMMANDS: Record<string, Command> = {
       const role = parseRole(roleName);
       if (role === null)
         throw new AdminError(`--role must be viewer, editor or owner, not "${roleName}"`);
-      context.wikis.setRole(wiki.id, user.id, role);
+      grantRole(context, OPERATOR, wiki.slug, { kind: "did", did: user.did }, role);
       return {
         text: `${user.username} is now ${role} of ${wiki.slug}`,
         json: { wiki: wiki.slug, user: user.username, role },
@@ -200,12 +203,9 @@ export const COMMANDS: Record<string, Command> = {
     async run(context, values) {
       const wiki = wikiNamed(context, required(values, "wiki"));
       const user = userNamed(context, required(values, "user"));
-      if (wiki.ownerId === user.id)
-        throw new AdminError(
-          `${user.username} created ${wiki.slug}; make someone else owner first`,
-        );
-      if (!context.wikis.removeRole(wiki.id, user.id))
+      if (context.wikis.roleOf(wiki.id, user.id) === null)
         throw new AdminError(`${user.username} has no role on ${wiki.slug}`);
+      removeMember(context, OPERATOR, wiki.slug, { kind: "did", did: user.did });
       return {
         text: `${user.username} no longer has access to ${wiki.slug}`,
         json: { wiki: wiki.slug, user: user.username, role: null },

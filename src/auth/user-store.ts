@@ -78,6 +78,24 @@ export class UserStore {
     return row === null ? null : rowToUser(row);
   }
 
+  /** Users last seen with this handle; handles move between DIDs, so there may be several. */
+  findByHandle(handle: string): User[] {
+    return this.db
+      .query<UserRow, [string]>("SELECT * FROM users WHERE handle = ? ORDER BY id")
+      .all(handle)
+      .map(rowToUser);
+  }
+
+  /** Refreshes what a sign-in re-reads from the network: the verified handle and display name. */
+  updateIdentity(id: number, fields: { handle: string; displayName: string }): User | null {
+    const row = this.db
+      .query<UserRow, [string, string, number]>(
+        "UPDATE users SET handle = ?, display_name = ? WHERE id = ? RETURNING *",
+      )
+      .get(fields.handle, fields.displayName, id);
+    return row === null ? null : rowToUser(row);
+  }
+
   list(): User[] {
     return this.db.query<UserRow, []>("SELECT * FROM users ORDER BY id").all().map(rowToUser);
   }

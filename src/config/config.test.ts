@@ -37,3 +37,21 @@ describe("readConfig", () => {
     expect(config.logLevel).toBe("warn");
   });
 });
+
+describe("Sign in with Bluesky settings", () => {
+  test("default to the real PLC directory, DNS handle resolution and https only", () => {
+    const config = readConfig({});
+    expect(config.atprotoPlcUrl.href).toBe("https://plc.directory/");
+    expect(config.atprotoHandleResolver).toBeNull();
+    expect(config.atprotoAllowLoopbackHttp).toBe(false);
+  });
+
+  test.each([
+    ["ATPROTO_ALLOW_LOOPBACK_HTTP", "yes"],
+    ["ATPROTO_PLC_URL", "plc.directory"],
+    ["ATPROTO_HANDLE_RESOLVER", "ftp://pds.example"],
+  ])("%s=%s stops start-up naming the variable", (name, value) => {
+    expect(() => readConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => readConfig({ [name]: value })).toThrow(name);
+  });
+});

@@ -26,6 +26,15 @@ export interface Config {
   readonly maxBodyBytes: number;
   /** Largest accepted git pack (receive.maxInputSize). */
   readonly maxPackBytes: number;
+  /** Sign in with Bluesky: where did:plc documents are read (ATPROTO_PLC_URL). */
+  readonly atprotoPlcUrl: URL;
+  /**
+   * An XRPC service answering com.atproto.identity.resolveHandle (ATPROTO_HANDLE_RESOLVER), for
+   * tests and `bun run dev` against a local PDS; null resolves handles by DNS and https.
+   */
+  readonly atprotoHandleResolver: URL | null;
+  /** ATPROTO_ALLOW_LOOPBACK_HTTP=true: the login may fetch http and loopback (tests, dev only). */
+  readonly atprotoAllowLoopbackHttp: boolean;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
@@ -96,5 +105,25 @@ export function readConfig(env: Env): Config {
     logLevel,
     maxBodyBytes: readInteger(env, "MAX_BODY_BYTES", 4 * MIB, 1024, 1024 * MIB),
     maxPackBytes,
+    atprotoPlcUrl: readServiceUrl(env, "ATPROTO_PLC_URL") ?? new URL("https://plc.directory"),
+    atprotoHandleResolver: readServiceUrl(env, "ATPROTO_HANDLE_RESOLVER"),
+    atprotoAllowLoopbackHttp: readBoolean(env, "ATPROTO_ALLOW_LOOPBACK_HTTP"),
   });
+}
+
+function readServiceUrl(env: Env, name: string): URL | null {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return null;
+  const url = URL.parse(raw);
+  if (url === null || (url.protocol !== "https:" && url.protocol !== "http:")) {
+    throw new ConfigError(`${name}="${raw}" is not valid: expected an http(s) URL`);
+  }
+  return url;
+}
+
+function readBoolean(env: Env, name: string): boolean {
+  const raw = (env[name] ?? "").trim().toLowerCase();
+  if (raw === "" || raw === "false" || raw === "0") return false;
+  if (raw === "true" || raw === "1") return true;
+  throw new ConfigError(`${name}="${env[name]}" is not valid: expected true or false`);
 }

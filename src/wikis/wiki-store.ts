@@ -101,6 +101,49 @@ export class WikiStore {
     return this.db.query<WikiRow, []>("SELECT * FROM wikis ORDER BY slug").all().map(rowToWiki);
   }
 
+  /** Wikis the user holds a role on, with that role, by slug. */
+  listForUser(userId: number): { wiki: Wiki; role: Role }[] {
+    return this.db
+      .query<WikiRow & { role: string }, [number]>(
+        `SELECT w.*, a.role AS role FROM acls a JOIN wikis w ON w.id = a.wiki_id
+         WHERE a.user_id = ? ORDER BY w.slug`,
+      )
+      .all(userId)
+      .flatMap((row) => {
+        const role = parseRole(row.role);
+        return role === null ? [] : [{ wiki: rowToWiki(row), role }];
+      });
+  }
+
+  setName(id: number, name: string): void {
+    this.db.query("UPDATE wikis SET name = ? WHERE id = ?").run(name, id);
+  }
+
+  setPublic(id: number, isPublic: boolean): void {
+    this.db.query("UPDATE wikis SET is_public = ? WHERE id = ?").run(isPublic ? 1 : 0, id);
+  }
+
+  /**
+   * Deletes the wiki's rows. Foreign keys cascade to ACLs, tokens, sessions, pages and queues;
+   * the FTS5 table has no foreign keys, so its rows go first, found through `pages`.
+   * Call inside a transaction.
+   */
+  delete(id: number): boolean {
+    this.db
+      .query("DELETE FROM pages_fts WHERE rowid IN (SELECT id FROM pages WHERE wiki_id = ?)")
+      .run(id);
+    return this.db.query("DELETE FROM wikis WHERE id = ?").run(id).changes > 0;
+  }
+
+  ownerCount(wikiId: number): number {
+    const row = this.db
+      .query<{ owners: number }, [number]>(
+        "SELECT COUNT(*) AS owners FROM acls WHERE wiki_id = ? AND role = 'owner'",
+      )
+      .get(wikiId);
+    return row?.owners ?? 0;
+  }
+
   setTier(id: number, tier: Tier): void {
     this.db.query("UPDATE wikis SET tier = ? WHERE id = ?").run(tier, id);
   }

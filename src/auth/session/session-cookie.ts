@@ -18,13 +18,16 @@ export type CookieKind =
   /** The wiki host's handshake state, binding a handoff code to the browser that asked. */
   | "handoff-state"
   /** "Checked with the apex, not signed in": stops a public wiki from bouncing every page. */
-  | "checked";
+  | "checked"
+  /** A new Bluesky account choosing its username (`signup_…`, atproto-login). */
+  | "signup";
 
 const BASE_NAMES: Record<CookieKind, string> = {
   "apex-session": "wb_session",
   "wiki-session": "wb_wiki_session",
   "handoff-state": "wb_handoff",
   checked: "wb_checked",
+  signup: "wb_signup",
 };
 
 /** Every cookie name we may set, so the proxy can keep them away from Otterwiki. */

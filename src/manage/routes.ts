@@ -1,0 +1,99 @@
+/**
+ * The management API at `/api` on the apex (DESIGN §2): a plain fetch handler, mounted by
+ * createApp. In front of the router it authenticates the apex session and admits
+ * state-changing requests (guard.ts); behind it each entity's routes call the use cases the
+ * admin CLI calls (src/wikis/). `/api/openapi.json` is generated from the route schemas by
+ * @elysiajs/openapi and is the only route answered without a session.
+ */
+import { toOpenAPISchema } from "@elysiajs/openapi";
+import { Elysia, ValidationError } from "elysia";
+import { jsonError, jsonResponse } from "../http/json.ts";
+import { errorFields } from "../lib/log.ts";
+import { attachCaller, type ManageDeps } from "./context.ts";
+import { admitRequest, authenticate } from "./guard.ts";
+import { refusalResponse } from "./manage-error.ts";
+import { meRoutes } from "./me.ts";
+import { memberRoutes } from "./members.ts";
+import { tokenRoutes } from "./tokens.ts";
+import { wikiRoutes } from "./wikis.ts";
+
+export const MANAGE_PREFIX = "/api";
+const OPENAPI_PATH = `${MANAGE_PREFIX}/openapi.json`;
+
+export type ManageHandler = (request: Request) => Promise<Response>;
+
+/**
+ * `/api/signup` belongs to the sign-in (src/auth/atproto-login/): a new DID chooses its username
+ * there before any apex session exists, so it is left to the apex routes.
+ */
+const SIGN_IN_PATHS = new Set([`${MANAGE_PREFIX}/signup`]);
+
+/** Whether a path on the apex belongs to the management API. */
+export function isManagePath(path: string): boolean {
+  if (SIGN_IN_PATHS.has(path)) return false;
+  return path === MANAGE_PREFIX || path.startsWith(`${MANAGE_PREFIX}/`);
+}
+
+function validationMessage(error: ValidationError): string {
+  const detail = error.valueError;
+  if (detail === undefined) return `the request ${error.type} is malformed`;
+  const where = detail.path === "" ? error.type : `${error.type} field ${detail.path.slice(1)}`;
+  return `${where}: ${detail.message}`;
+}
+
+export function createManageHandler(deps: ManageDeps): ManageHandler {
+  const router = new Elysia({ prefix: MANAGE_PREFIX })
+    .onError(({ code, error, request }) => {
+      const refusal = refusalResponse(error);
+      if (refusal !== null) return refusal;
+      if (code === "NOT_FOUND") return jsonError(404, "not_found", "no such route");
+      if (error instanceof ValidationError)
+        return jsonError(400, "bad_request", validationMessage(error));
+      if (code === "PARSE") return jsonError(400, "bad_request", "the request is malformed");
+      deps.logger.error("unhandled error", {
+        path: URL.parse(request.url)?.pathname ?? "",
+        ...errorFields(error),
+      });
+      return jsonError(500, "internal_error", "something went wrong on our side");
+    })
+    .use(meRoutes(deps))
+    .use(wikiRoutes(deps))
+    .use(memberRoutes(deps))
+    .use(tokenRoutes(deps));
+
+  let document: unknown = null;
+  const openApiDocument = () => {
+    if (document !== null) return document;
+    const { paths, components } = toOpenAPISchema(router);
+    document = {
+      openapi: "3.1.0",
+      info: {
+        title: "wikibot management API",
+        version: "1",
+        description:
+          "Signed-in users manage their wikis, members and tokens. Authentication: the apex " +
+          "session cookie. State-changing requests need a same-origin Origin (or " +
+          "Sec-Fetch-Site: same-origin) and a JSON body.",
+      },
+      paths,
+      components,
+    };
+    return document;
+  };
+
+  return async (request) => {
+    const path = URL.parse(request.url)?.pathname ?? "";
+    if (path === OPENAPI_PATH && request.method === "GET")
+      return jsonResponse(openApiDocument(), 200, { "cache-control": "no-cache" });
+    try {
+      const user = authenticate(deps, request);
+      const admitted = await admitRequest(deps, request);
+      attachCaller(admitted, user);
+      return await router.handle(admitted);
+    } catch (error) {
+      const refusal = refusalResponse(error);
+      if (refusal !== null) return refusal;
+      throw error;
+    }
+  };
+}
