@@ -30,6 +30,7 @@ import {
 } from "../auth/session/session-cookie.ts";
 import type { User, UserStore } from "../auth/user-store.ts";
 import { ANONYMOUS, type Principal } from "../auth/wiki-access.ts";
+import { readBytesWithin } from "../http/body-limit.ts";
 import { wikiOf } from "../http/request-context.ts";
 import { errorFields, type Logger } from "../lib/log.ts";
 import { checkPagePath } from "../pages/page-path.ts";
@@ -37,7 +38,7 @@ import type { PageStore } from "../pages/page-store.ts";
 import { repairWorkingTree } from "../repo/repository.ts";
 import type { Wiki, WikiStore } from "../wikis/wiki-store.ts";
 import { BrowserError, browserErrorResponse, readOnlyPage } from "./browser-error.ts";
-import { canonicalForm, readBodyWithin, stringField } from "./form-body.ts";
+import { canonicalForm, stringField } from "./form-body.ts";
 import { type BrowserIdentity, browserIdentityOf, identityHeaders } from "./identity.ts";
 import { type Lease, type OtterwikiPool, WikiProcessError } from "./process-pool.ts";
 import { clientResponse, sendToOtterwiki, type UpstreamRequest } from "./proxy.ts";
@@ -178,7 +179,7 @@ export function createBrowserHandler(deps: BrowserHandlerDeps) {
       const write = decideAccess(wiki, principal, "write");
       if (!write.allowed) throw readOnlyPage(write.refusal);
     }
-    const body = reading ? null : await readBodyWithin(request, deps.maxBodyBytes);
+    const body = reading ? null : await readBytesWithin(request, deps.maxBodyBytes);
     if (body === null && !reading) {
       throw new BrowserError(
         413,

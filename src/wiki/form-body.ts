@@ -43,21 +43,3 @@ export function stringField(form: FormData, name: string): string {
   const value = form.get(name);
   return typeof value === "string" ? value : "";
 }
-
-/** The whole body, or null once it passes `limit` bytes (declared or streamed). */
-export async function readBodyWithin(
-  request: Request,
-  limit: number,
-): Promise<Uint8Array<ArrayBuffer> | null> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (!Number.isFinite(declared) || declared > limit) return null;
-  if (request.body === null) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of request.body) {
-    total += chunk.byteLength;
-    if (total > limit) return null;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}

@@ -127,34 +127,10 @@ describe("a PDS that does not answer", () => {
       throw new TypeError("fetch failed: connection refused");
     };
     const network = Object.assign(respond, { preconnect: fetch.preconnect });
-    const db = new Database(":memory:", { strict: true });
-    migrate(db);
-    const publicUrl = new URL("http://localhost:8080");
     const logged: string[] = [];
-    const deps: AtprotoLoginDeps = {
-      client: createAtprotoOAuthClient({
-        publicUrl,
-        db,
-        sealingKey: KEY,
-        fetch: network,
-        plcUrl: new URL("https://plc.example.com"),
-        handleResolverUrl: new URL("https://resolver.example.com"),
-        allowHttp: false,
-        clientKey: null,
-      }),
-      unavailableReason: null,
-      users: new UserStore(db),
-      pendingSignups: new PendingSignupStore(db),
-      handoff: {
-        sessions: new SessionService(new SessionStore(db)),
-        wikis: new WikiStore(db),
-        publicUrl,
-      },
-      fetch: network,
+    const { deps } = loginDeps(network, {
       logger: { ...createLogger("error", () => {}), warn: (message) => logged.push(message) },
-      claimPendingGrants: () => {},
-      signupCookie: { set: () => "", clear: () => "" },
-    };
+    });
     const response = await startLogin(deps, "down.example.com", null);
     expect(response.status).toBe(502);
     expect(response.headers.get("content-type")).toBe("text/html; charset=utf-8");
@@ -232,33 +208,9 @@ describe("a DID whose PDS names another authorization server", () => {
       return new Response("not found", { status: 404 });
     };
     const network = Object.assign(respond, { preconnect: fetch.preconnect });
-    const db = new Database(":memory:", { strict: true });
-    migrate(db);
-    const publicUrl = new URL("http://localhost:8080");
-    const deps: AtprotoLoginDeps = {
-      client: createAtprotoOAuthClient({
-        publicUrl,
-        db,
-        sealingKey: KEY,
-        fetch: network,
-        plcUrl: new URL("https://plc.example.com"),
-        handleResolverUrl: new URL("https://resolver.example.com"),
-        allowHttp: false,
-        clientKey: null,
-      }),
-      unavailableReason: null,
-      users: new UserStore(db),
-      pendingSignups: new PendingSignupStore(db),
-      handoff: {
-        sessions: new SessionService(new SessionStore(db)),
-        wikis: new WikiStore(db),
-        publicUrl,
-      },
-      fetch: network,
-      logger: createLogger("error", () => {}),
-      claimPendingGrants: () => {},
+    const { deps, db } = loginDeps(network, {
       signupCookie: { set: () => "signup", clear: () => "cleared" },
-    };
+    });
     const started = await startLogin(deps, "moved.example.com", null);
     expect(started.status).toBe(302);
     const state = db.query<{ key: string }, []>("SELECT key FROM atproto_oauth_states").get();
@@ -275,3 +227,39 @@ describe("a DID whose PDS names another authorization server", () => {
     expect(db.query("SELECT COUNT(*) AS n FROM pending_signups").get()).toEqual({ n: 0 });
   });
 });
+
+/** Login dependencies on an in-memory database, with `network` as every outbound fetch. */
+function loginDeps(
+  network: AtprotoLoginDeps["fetch"],
+  overrides: Partial<AtprotoLoginDeps> = {},
+): { deps: AtprotoLoginDeps; db: Database } {
+  const db = new Database(":memory:", { strict: true });
+  migrate(db);
+  const publicUrl = new URL("http://localhost:8080");
+  const deps: AtprotoLoginDeps = {
+    client: createAtprotoOAuthClient({
+      publicUrl,
+      db,
+      sealingKey: KEY,
+      fetch: network,
+      plcUrl: new URL("https://plc.example.com"),
+      handleResolverUrl: new URL("https://resolver.example.com"),
+      allowHttp: false,
+      clientKey: null,
+    }),
+    unavailableReason: null,
+    users: new UserStore(db),
+    pendingSignups: new PendingSignupStore(db),
+    handoff: {
+      sessions: new SessionService(new SessionStore(db)),
+      wikis: new WikiStore(db),
+      publicUrl,
+    },
+    fetch: network,
+    logger: createLogger("error", () => {}),
+    claimPendingGrants: () => {},
+    signupCookie: { set: () => "", clear: () => "" },
+    ...overrides,
+  };
+  return { deps, db };
+}
