@@ -5,7 +5,7 @@
  * Otterwiki (master + worker, RSS and PSS) and in total with 4 live wikis.
  */
 
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { SessionService } from "../../src/auth/session/session.ts";
@@ -206,8 +206,12 @@ export async function benchWiki(quick: boolean): Promise<WikiBenchResult> {
     ];
 
     // Memory with the 4 wikis live.
-    const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json();
-    const processes: { wiki: string; pid: number }[] = health.wiki_processes.processes;
+    // /health names no wiki (it is public); each live process left `<socket>.pid` in run/.
+    const processes = wikis.flatMap((wiki) => {
+      const pidFile = `${join(dataDir, "run", `ow-${wiki.id}.sock`)}.pid`;
+      if (!existsSync(pidFile)) return [];
+      return [{ wiki: wiki.slug, pid: Number(readFileSync(pidFile, "utf8").trim()) }];
+    });
     const perProcess = processes.map((entry) => {
       const pids = [entry.pid, ...childrenOf(entry.pid)];
       const rss = pids.reduce((sum, pid) => sum + procField(pid, "status", "VmRSS"), 0);
