@@ -4,14 +4,10 @@
  * nothing to brute-force), so verifying costs one indexed lookup and one SHA-256 — microseconds.
  */
 import type { Database } from "bun:sqlite";
-import { timingSafeEqual } from "node:crypto";
-import { randomId, randomSecret } from "../lib/random.ts";
+import { mintToken, parseToken, sameHash } from "../lib/prefixed-token.ts";
 import { unixNow } from "../lib/time.ts";
 
 export const WIKI_TOKEN_PREFIX = "wbt_";
-const ID_LENGTH = 16;
-const SECRET_BYTES = 32;
-const TOKEN_PATTERN = /^wbt_([a-z0-9]{16})\.([A-Za-z0-9_-]{43})$/;
 
 export type TokenScope = "read" | "write";
 
@@ -51,10 +47,6 @@ function rowToToken(row: TokenRow): WikiToken {
   };
 }
 
-function hashSecret(secret: string): Uint8Array {
-  return new Bun.CryptoHasher("sha256").update(secret).digest();
-}
-
 export type TokenVerification =
   | { kind: "valid"; token: WikiToken }
   | { kind: "malformed" }
@@ -72,8 +64,7 @@ export class WikiTokenStore {
     token: WikiToken;
     plaintext: string;
   } {
-    const id = randomId(ID_LENGTH);
-    const secret = randomSecret(SECRET_BYTES);
+    const minted = mintToken(WIKI_TOKEN_PREFIX);
     const row = this.db
       .query<
         TokenRow,
@@ -91,27 +82,24 @@ export class WikiTokenStore {
          VALUES ($id, $wiki, $user, $scope, $label, $hash, $now) RETURNING *`,
       )
       .get({
-        id,
+        id: minted.id,
         wiki: options.wikiId,
         user: options.userId,
         scope: options.scope,
         label: options.label,
-        hash: hashSecret(secret),
+        hash: minted.secretHash,
         now: unixNow(),
       });
     if (row === null) throw new Error("INSERT … RETURNING gave no row");
-    return { token: rowToToken(row), plaintext: `${WIKI_TOKEN_PREFIX}${id}.${secret}` };
+    return { token: rowToToken(row), plaintext: minted.plaintext };
   }
 
   verify(plaintext: string): TokenVerification {
-    const match = TOKEN_PATTERN.exec(plaintext);
-    if (match === null) return { kind: "malformed" };
-    const [, id = "", secret = ""] = match;
+    const parsed = parseToken(WIKI_TOKEN_PREFIX, plaintext);
+    if (parsed === null) return { kind: "malformed" };
+    const { id } = parsed;
     const row = this.db.query<TokenRow, [string]>("SELECT * FROM wiki_tokens WHERE id = ?").get(id);
-    // Hash even on a miss so a lookup failure and a wrong secret take the same time.
-    const presented = hashSecret(secret);
-    if (row === null) return { kind: "unknown" };
-    if (!timingSafeEqual(presented, row.secret_hash)) return { kind: "unknown" };
+    if (row === null || !sameHash(parsed.secretHash, row.secret_hash)) return { kind: "unknown" };
     if (row.revoked_at !== null) return { kind: "revoked" };
     const now = unixNow();
     if (row.last_used_at === null || now - row.last_used_at >= LAST_USED_RESOLUTION_SECONDS) {

@@ -5,12 +5,11 @@
  * worth little and a finished signup cannot be replayed.
  */
 import type { Database } from "bun:sqlite";
-import { timingSafeEqual } from "node:crypto";
-import { randomId, randomSecret } from "../../lib/random.ts";
+import { mintToken, parseToken, sameHash } from "../../lib/prefixed-token.ts";
 import { unixNow } from "../../lib/time.ts";
 
 export const PENDING_SIGNUP_LIFETIME_SECONDS = 15 * 60;
-const TOKEN_PATTERN = /^signup_([a-z0-9]{16})\.([A-Za-z0-9_-]{43})$/;
+const SIGNUP_TOKEN_PREFIX = "signup_";
 
 export interface PendingSignup {
   id: string;
@@ -31,17 +30,12 @@ interface PendingSignupRow {
   expires_at: number;
 }
 
-function sha256(text: string): Uint8Array {
-  return new Bun.CryptoHasher("sha256").update(text).digest();
-}
-
 export class PendingSignupStore {
   constructor(private readonly db: Database) {}
 
   /** Records a proved identity waiting for a username; returns the cookie value (shown once). */
   create(fields: Omit<PendingSignup, "id" | "expiresAt">): string {
-    const id = randomId(16);
-    const secret = randomSecret(32);
+    const minted = mintToken(SIGNUP_TOKEN_PREFIX);
     const now = unixNow();
     this.db.query("DELETE FROM pending_signups WHERE expires_at <= ?").run(now);
     this.db
@@ -50,33 +44,29 @@ export class PendingSignupStore {
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
-        id,
-        sha256(secret),
+        minted.id,
+        minted.secretHash,
         fields.did,
         fields.handle,
         fields.displayName,
         fields.returnTo,
         now + PENDING_SIGNUP_LIFETIME_SECONDS,
       );
-    return `signup_${id}.${secret}`;
+    return minted.plaintext;
   }
 
   /** The pending signup the cookie names, or null (malformed, unknown, wrong secret, expired). */
   find(token: string | null): PendingSignup | null {
     if (token === null) return null;
-    const match = TOKEN_PATTERN.exec(token);
-    if (match === null) return null;
-    const [, id = "", secret = ""] = match;
+    const parsed = parseToken(SIGNUP_TOKEN_PREFIX, token);
+    if (parsed === null) return null;
     const row = this.db
       .query<PendingSignupRow, [string, number]>(
         "SELECT * FROM pending_signups WHERE id = ? AND expires_at > ?",
       )
-      .get(id, unixNow());
+      .get(parsed.id, unixNow());
     if (row === null) return null;
-    const presented = sha256(secret);
-    const stored = new Uint8Array(row.secret_hash);
-    if (stored.byteLength !== presented.byteLength || !timingSafeEqual(stored, presented))
-      return null;
+    if (!sameHash(new Uint8Array(row.secret_hash), parsed.secretHash)) return null;
     return {
       id: row.id,
       did: row.did,

@@ -7,8 +7,7 @@
  * NOTE: the DESIGN table says "signed JWT"; an opaque hashed token is used instead because it
  * is revocable at once (sign-out, removed user) and needs no key rotation story.
  */
-import { timingSafeEqual } from "node:crypto";
-import { randomId, randomSecret } from "../../lib/random.ts";
+import { hashSecret, mintToken, parseToken, sameHash } from "../../lib/prefixed-token.ts";
 import { unixNow } from "../../lib/time.ts";
 import type { SessionRecord, SessionStore } from "./session-store.ts";
 
@@ -21,10 +20,6 @@ export const SESSION_LIFETIME_SECONDS = 30 * DAY_SECONDS;
 /** A handshake code only has to survive two redirects. */
 export const HANDOFF_LIFETIME_SECONDS = 60;
 
-const ID_LENGTH = 16;
-const SECRET_BYTES = 32;
-const SESSION_TOKEN_PATTERN = /^sess_([a-z0-9]{16})\.([A-Za-z0-9_-]{43})$/;
-const HANDOFF_CODE_PATTERN = /^handoff_([a-z0-9]{16})\.([A-Za-z0-9_-]{43})$/;
 /** The handshake state is ours (randomSecret(16) = 22 characters); anything else is refused. */
 export const HANDOFF_STATE_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
@@ -44,14 +39,6 @@ export interface IssuedSession {
   session: Session;
   /** The cookie value; shown once, never stored. */
   token: string;
-}
-
-function sha256(text: string): Uint8Array {
-  return new Bun.CryptoHasher("sha256").update(text).digest();
-}
-
-function sameHash(a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && timingSafeEqual(a, b);
 }
 
 function toSession(record: SessionRecord): Session {
@@ -86,13 +73,10 @@ export class SessionService {
 
   /** The session a token names, if it is valid where it was presented; otherwise null. */
   validateSessionToken(token: string, scope: SessionScope): Session | null {
-    const match = SESSION_TOKEN_PATTERN.exec(token);
-    if (match === null) return null;
-    const [, id = "", secret = ""] = match;
-    const record = this.store.findSession(id);
-    // Hash even on a miss so an unknown id and a wrong secret take the same time.
-    const presented = sha256(secret);
-    if (record === null || !sameHash(presented, record.secretHash)) return null;
+    const parsed = parseToken(SESSION_TOKEN_PREFIX, token);
+    if (parsed === null) return null;
+    const record = this.store.findSession(parsed.id);
+    if (record === null || !sameHash(parsed.secretHash, record.secretHash)) return null;
     if (record.expiresAt <= this.now()) {
       this.store.deleteSession(record.id);
       return null;
@@ -119,17 +103,16 @@ export class SessionService {
     if (parent.wikiId !== null) throw new Error("handoff codes are minted from apex sessions");
     const now = this.now();
     this.store.deleteExpired(now);
-    const id = randomId(ID_LENGTH);
-    const secret = randomSecret(SECRET_BYTES);
+    const minted = mintToken(HANDOFF_CODE_PREFIX);
     this.store.insertHandoff({
-      id,
+      id: minted.id,
       sessionId: parent.id,
       wikiId,
-      secretHash: sha256(secret),
-      stateHash: sha256(state),
+      secretHash: minted.secretHash,
+      stateHash: hashSecret(state),
       expiresAt: Math.min(now + HANDOFF_LIFETIME_SECONDS, parent.expiresAt),
     });
-    return `${HANDOFF_CODE_PREFIX}${id}.${secret}`;
+    return minted.plaintext;
   }
 
   /**
@@ -138,16 +121,14 @@ export class SessionService {
    * the apex session behind it has ended. A code is spent by the first well-formed attempt.
    */
   redeemHandoffCode(code: string, wikiId: number, state: string | null): IssuedSession | null {
-    const match = HANDOFF_CODE_PATTERN.exec(code);
-    if (match === null) return null;
-    const [, id = "", secret = ""] = match;
-    const record = this.store.findHandoff(id);
-    const presented = sha256(secret);
-    if (record === null || !sameHash(presented, record.secretHash)) return null;
+    const parsed = parseToken(HANDOFF_CODE_PREFIX, code);
+    if (parsed === null) return null;
+    const record = this.store.findHandoff(parsed.id);
+    if (record === null || !sameHash(parsed.secretHash, record.secretHash)) return null;
     if (!this.store.deleteHandoff(record.id)) return null;
     const now = this.now();
     if (record.expiresAt <= now || record.wikiId !== wikiId) return null;
-    if (state === null || !sameHash(sha256(state), record.stateHash)) return null;
+    if (state === null || !sameHash(hashSecret(state), record.stateHash)) return null;
     const parent = this.store.findSession(record.sessionId);
     if (parent === null || parent.wikiId !== null || parent.expiresAt <= now) return null;
     return this.insert({
@@ -160,9 +141,8 @@ export class SessionService {
   }
 
   private insert(fields: Omit<Session, "id">): IssuedSession {
-    const id = randomId(ID_LENGTH);
-    const secret = randomSecret(SECRET_BYTES);
-    this.store.insertSession({ id, ...fields, secretHash: sha256(secret) });
-    return { session: { id, ...fields }, token: `${SESSION_TOKEN_PREFIX}${id}.${secret}` };
+    const minted = mintToken(SESSION_TOKEN_PREFIX);
+    this.store.insertSession({ id: minted.id, ...fields, secretHash: minted.secretHash });
+    return { session: { id: minted.id, ...fields }, token: minted.plaintext };
   }
 }
