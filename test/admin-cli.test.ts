@@ -1,6 +1,6 @@
 /** The admin CLI as an operator runs it: a real child process against a fresh DATA_DIR. */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RESERVED_SLUGS } from "../src/wikis/slug.ts";
 import { makeDataDir, runAdmin, testDid } from "./support/server.ts";
@@ -144,6 +144,19 @@ describe("users and wikis", () => {
       ["create-user", "--username", "bob", "--did", testDid(), "--handle", "not a handle"],
       "handle",
     );
+  });
+
+  test("a folder left by a crashed creation or deletion never blocks the slug, and .trash is emptied", async () => {
+    // What a deletion that died after removing the row (or a creation before writing it) leaves.
+    mkdirSync(join(dataDir, "wikis", "ghost", "repo"), { recursive: true });
+    writeFileSync(join(dataDir, "wikis", "ghost", "repo", "stale.md"), "stale\n");
+    // What a deletion that died halfway through removing its renamed folder leaves.
+    mkdirSync(join(dataDir, "wikis", ".trash", "old-abc", "repo"), { recursive: true });
+    const made = await admin("create-wiki", "--slug", "ghost", "--owner", "alice", "--json");
+    expect(made.exitCode).toBe(0);
+    expect(existsSync(join(dataDir, "wikis", "ghost", "repo", "stale.md"))).toBe(false);
+    expect(existsSync(join(dataDir, "wikis", "ghost", "repo", "Home.md"))).toBe(true);
+    expect(existsSync(join(dataDir, "wikis", ".trash"))).toBe(false);
   });
 });
 

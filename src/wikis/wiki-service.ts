@@ -8,7 +8,7 @@
 import type { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { commitAuthorOf } from "../auth/commit-author.ts";
 import type { UserStore } from "../auth/user-store.ts";
 import type { WikiTokenStore } from "../auth/wiki-token.ts";
@@ -82,12 +82,9 @@ export async function createWiki(
   const target = wikiDir(deps.dataDir, slug);
   const wikisRoot = dirname(target);
   mkdirSync(wikisRoot, { recursive: true });
-  if (existsSync(target)) {
-    // Left by a creation that died before its database row was written.
-    const trash = join(wikisRoot, ".trash");
-    mkdirSync(trash, { recursive: true });
-    renameSync(target, join(trash, `${slug}-${Date.now()}`));
-  }
+  // A folder here was left by a creation that died before its row was written, or by a deletion
+  // that died after removing the row.
+  await discardWikiFolder(target);
 
   const urls = wikiUrls(deps.publicUrl, slug);
   const staging = join(wikisRoot, `.new-${slug}-${randomId(8)}`);
@@ -209,12 +206,19 @@ export async function deleteWiki(
   await deps.gate.run(wiki.id, async () => {
     deps.db.transaction(() => deps.wikis.delete(wiki.id)).immediate();
     await deps.stopWikiProcesses(wiki.id);
-    const target = wikiDir(deps.dataDir, wiki.slug);
-    if (!existsSync(target)) return;
-    const trash = join(dirname(target), ".trash");
-    mkdirSync(trash, { recursive: true });
-    const doomed = join(trash, `${wiki.slug}-${Date.now()}-${randomId(6)}`);
-    renameSync(target, doomed);
-    await rm(doomed, { recursive: true, force: true });
+    await discardWikiFolder(wikiDir(deps.dataDir, wiki.slug));
   });
+}
+
+/**
+ * Removes a wiki's folder: renamed into `.trash` first (one atomic step, so the slug's place is
+ * free at once and never holds half a wiki), then everything in `.trash` is deleted — including
+ * what an earlier crash left there mid-removal.
+ */
+async function discardWikiFolder(target: string): Promise<void> {
+  const trash = join(dirname(target), ".trash");
+  mkdirSync(trash, { recursive: true });
+  if (existsSync(target)) renameSync(target, join(trash, `${basename(target)}-${randomId(8)}`));
+  // Best effort: another process may be emptying the same folder; what stays is removed next time.
+  await rm(trash, { recursive: true, force: true }).catch(() => undefined);
 }
