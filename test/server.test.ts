@@ -79,6 +79,15 @@ describe("host routing", () => {
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe("bad_host");
   });
 
+  test("a dot after the port (request.url would not parse) gets 400 on every path, not 500", async () => {
+    for (const path of ["/health", "/", "/api/v1/pages", "/mcp", "/repo.git/info/refs"]) {
+      const response = await get(`http://127.0.0.1:${t.port}${path}`, {
+        host: `demo.localhost:${t.port}.`,
+      });
+      expect(response.status).toBe(400);
+    }
+  });
+
   test("a host that is not ours gets 404", async () => {
     const response = await get(`http://127.0.0.1:${t.port}/health`, { host: "evil.example" });
     expect(response.status).toBe(404);
