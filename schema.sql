@@ -153,3 +153,29 @@ CREATE TABLE pending_grants (
   PRIMARY KEY (wiki_id, subject_kind, subject)
 ) STRICT;
 CREATE INDEX pending_grants_by_subject ON pending_grants(subject_kind, subject);
+
+-- migration: 5
+-- Other ways into an existing account (issue 9, DESIGN §3): a GitHub or Google identity linked
+-- by a signed-in user. `subject` is the provider's stable id (GitHub's numeric user id, Google's
+-- `sub`), never the login or email, which can change hands. One identity per provider per
+-- user, and one user per identity: a provider identity never makes a second account.
+CREATE TABLE identity_links (
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  provider TEXT NOT NULL CHECK (provider IN ('github', 'google')),
+  subject TEXT NOT NULL,
+  -- What we show: the GitHub login or the Google email, refreshed at each use.
+  label TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER,
+  PRIMARY KEY (provider, subject),
+  UNIQUE (user_id, provider)
+) STRICT;
+
+-- The avatar from the public Bluesky profile record, as a URL of the blob on the user's PDS
+-- (com.atproto.sync.getBlob); NULL when the profile has none.
+ALTER TABLE users ADD COLUMN avatar_url TEXT;
+ALTER TABLE pending_signups ADD COLUMN avatar_url TEXT;
+
+-- A role granted by handle through the app is keyed by the DID the handle resolved to; the
+-- handle is kept beside it for display (and for removing the grant by the name it was given).
+ALTER TABLE pending_grants ADD COLUMN handle TEXT;

@@ -6,11 +6,21 @@ import { benchGit, benchPushRules, describePushRules } from "./bench/git.ts";
 import { benchMcp } from "./bench/mcp.ts";
 import { benchPageStore } from "./bench/page-store.ts";
 import { benchSearch } from "./bench/search.ts";
-import { peakRssMiB, printTable } from "./bench/stats.ts";
+import { benchSessionCheck, benchSignIn } from "./bench/sign-in.ts";
+import { peakRssMiB, percentile, printTable } from "./bench/stats.ts";
 import { benchTokenVerification } from "./bench/tokens.ts";
 import { benchWiki } from "./bench/wiki.ts";
 
-const SECTIONS = ["store", "tokens", "mcp", "search", "git", "push-rules", "wiki"] as const;
+const SECTIONS = [
+  "store",
+  "tokens",
+  "mcp",
+  "search",
+  "git",
+  "push-rules",
+  "wiki",
+  "sign-in",
+] as const;
 type Section = (typeof SECTIONS)[number];
 
 const argv = Bun.argv.slice(2);
@@ -125,6 +135,40 @@ if (runs("wiki")) {
   console.log(
     `4 live wikis: server ${wiki.serverRssMiB.toFixed(1)} MiB + Otterwikis = RSS ${wiki.totalRssMiB.toFixed(1)} MiB in total (PSS ${wiki.totalPssMiB.toFixed(1)} MiB)`,
   );
+}
+
+if (runs("sign-in")) {
+  console.log(
+    "\n## Sign-in and the app (session check in process; the app from a server child process)",
+  );
+  const check = benchSessionCheck(quick ? 20_000 : 200_000);
+  const micro = (figures: { perSecond: number; p50Micros: number; p99Micros: number }) =>
+    `${figures.perSecond.toFixed(0)}/s, p50 ${figures.p50Micros.toFixed(1)} µs, p99 ${figures.p99Micros.toFixed(1)} µs`;
+  console.log(`session check per /api request (cookie → session → user): ${micro(check.session)}`);
+  console.log(`wiki token check, same run (reference): ${micro(check.token)}`);
+  console.log(
+    `session check ÷ token check: p50 ${(check.session.p50Micros / check.token.p50Micros).toFixed(2)}×`,
+  );
+  const signIn = await benchSignIn(quick ? 2 : 8);
+  const load = signIn.firstLoad;
+  for (const file of load.files)
+    console.log(`first load ${file.path}: ${file.bytes} B (${file.gzipBytes} B gzip)`);
+  console.log(
+    `app first load: ${load.totalBytes} B in ${load.files.length} files (${load.totalGzipBytes} B gzip)`,
+  );
+  if (signIn.skipped !== null) {
+    console.log(`callback → app: skipped: ${signIn.skipped}`);
+  } else {
+    const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
+    const toApp = sorted(signIn.callbackToAppMs);
+    const server = sorted(signIn.callbackServerMs);
+    console.log(
+      `callback → app showing your wikis (Chromium, ${toApp.length} sign-ins of a known DID): p50 ${percentile(toApp, 0.5).toFixed(0)} ms, max ${(toApp.at(-1) ?? 0).toFixed(0)} ms`,
+    );
+    console.log(
+      `of which our callback answer (identity checks, profile read, session): p50 ${percentile(server, 0.5).toFixed(0)} ms, max ${(server.at(-1) ?? 0).toFixed(0)} ms`,
+    );
+  }
 }
 
 console.log(`\npeak RSS: ${peakRssMiB().toFixed(1)} MiB`);

@@ -10,7 +10,7 @@ import { resolve } from "node:path";
 import { sessionOrigin } from "../src/auth/session/session-cookie.ts";
 import { readConfig } from "../src/config/config.ts";
 import { randomSecret } from "../src/lib/random.ts";
-import { startLocalPds } from "./pds/local-pds.ts";
+import { localPdsEnv, startLocalPds } from "./pds/local-pds.ts";
 import { ensurePds } from "./setup/pds.ts";
 
 const projectDir = resolve(import.meta.dir, "..");
@@ -43,9 +43,7 @@ const server = Bun.spawn(["bun", "src/main.ts"], {
   env: {
     ...Bun.env,
     PUBLIC_URL: publicUrl.origin,
-    ATPROTO_PLC_URL: pds.plcUrl,
-    ATPROTO_HANDLE_RESOLVER: pds.pdsUrl,
-    ATPROTO_ALLOW_LOOPBACK_HTTP: "true",
+    ...localPdsEnv(pds),
   },
   stdio: ["inherit", "inherit", "inherit"],
 });

@@ -6,12 +6,18 @@
 import { type AnyElysia, Elysia } from "elysia";
 import { type ApiDeps, apiRoutes } from "./api/routes.ts";
 import { type AtprotoLoginDeps, atprotoLoginRoutes } from "./auth/atproto-login/routes.ts";
+import {
+  otherSignIns,
+  type ProviderLoginDeps,
+  providerLoginRoutes,
+} from "./auth/provider-login/routes.ts";
 import { type SessionRouteDeps, sessionRoutes } from "./auth/session/routes.ts";
 import { apexRoutes, type HealthReport } from "./http/apex-routes.ts";
 import { exceedsDeclaredLength } from "./http/body-limit.ts";
 import { resolveHost } from "./http/host.ts";
 import { jsonError } from "./http/json.ts";
 import { attachWiki } from "./http/request-context.ts";
+import type { WebApp } from "./http/web-app.ts";
 import { errorFields, type Logger } from "./lib/log.ts";
 import { isManagePath } from "./manage/routes.ts";
 
@@ -54,10 +60,13 @@ export function classifyWikiPath(path: string): WikiPathKind {
 export interface AppDeps extends ApiDeps, SessionRouteDeps {
   /** Sign in with Bluesky on the apex; absent in tests that build the app without it. */
   atprotoLogin?: AtprotoLoginDeps;
+  /** Sign in with GitHub / Google, linked to an account; absent in tests that build without it. */
+  providerLogin?: ProviderLoginDeps;
   wikiHandlers: WikiHostHandlers;
   logger: Logger;
   maxBodyBytes: number;
-  publicDir: string;
+  /** The landing page and the management app, built before the app (src/http/web-app.ts). */
+  webApp: WebApp;
   health: () => HealthReport;
   /** `/api/*` on the apex: the management API (src/manage/routes.ts). */
   manageApi: FetchHandler;
@@ -84,10 +93,14 @@ function hostApp(logger: Logger, routes: AnyElysia) {
 }
 
 export function createApp(deps: AppDeps): App {
-  const apexBase = apexRoutes(deps).use(sessionRoutes(deps));
+  const apexWithSessions = apexRoutes(deps).use(sessionRoutes(deps));
+  const apexBase = deps.providerLogin
+    ? apexWithSessions.use(providerLoginRoutes(deps.providerLogin))
+    : apexWithSessions;
+  const others = deps.providerLogin ? otherSignIns(deps.providerLogin) : [];
   const apex = hostApp(
     deps.logger,
-    deps.atprotoLogin ? apexBase.use(atprotoLoginRoutes(deps.atprotoLogin)) : apexBase,
+    deps.atprotoLogin ? apexBase.use(atprotoLoginRoutes(deps.atprotoLogin, others)) : apexBase,
   );
   const wikiHost = hostApp(deps.logger, apiRoutes(deps));
 

@@ -6,7 +6,11 @@ import type { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createApp } from "./app.ts";
+import { createHandleLookup } from "./auth/atproto-login/handle-lookup.ts";
+import { createHardenedFetch } from "./auth/atproto-login/hardened-fetch.ts";
 import { buildAtprotoLogin } from "./auth/atproto-login/login-deps.ts";
+import { signupJsonHandler } from "./auth/atproto-login/routes.ts";
+import { buildProviderLogin } from "./auth/provider-login/provider-login-deps.ts";
 import type { HandoffDeps } from "./auth/session/handoff.ts";
 import { SessionService } from "./auth/session/session.ts";
 import { SessionStore } from "./auth/session/session-store.ts";
@@ -16,6 +20,8 @@ import type { Config } from "./config/config.ts";
 import { deriveKey, loadSecrets } from "./config/keys.ts";
 import { openDatabase } from "./db/database.ts";
 import { createGitHandler } from "./git/routes.ts";
+import { attachClientAddress } from "./http/request-context.ts";
+import { buildWebApp } from "./http/web-app.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 import { createManageHandler } from "./manage/routes.ts";
 import { createMcpHandler } from "./mcp/handler.ts";
@@ -86,7 +92,10 @@ export async function startServer(
   const server = Bun.serve({
     port: config.port,
     maxRequestBodySize: Math.max(config.maxBodyBytes, config.maxPackBytes + MIB),
-    fetch: (request) => handler(request),
+    fetch: (request, bun) => {
+      attachClientAddress(request, bun.requestIP(request)?.address ?? "");
+      return handler(request);
+    },
   });
   const port = server.port ?? config.port;
   let publicUrl = config.publicUrl;
@@ -147,10 +156,22 @@ export async function startServer(
     allowLoopbackHttp: config.atprotoAllowLoopbackHttp,
     claimPendingGrants: (user) => claimPendingGrants(stores, user),
   });
+  const providerLogin = buildProviderLogin({
+    db: stores.db,
+    users: stores.users,
+    handoff: browserSessions,
+    logger,
+    githubLogin: config.githubLogin,
+    googleLogin: config.googleLogin,
+    fetch: createHardenedFetch({ allowLoopbackHttp: config.atprotoAllowLoopbackHttp }),
+    claimPendingGrants: (user) => claimPendingGrants(stores, user),
+  });
+  const webApp = await buildWebApp(resolve(import.meta.dir, "..", "public"));
   const app = createApp({
     ...stores,
     sessions,
     atprotoLogin,
+    providerLogin,
     wikiHandlers: {
       mcp: createMcpHandler({
         ...stores,
@@ -178,7 +199,7 @@ export async function startServer(
     publicUrl,
     logger,
     maxBodyBytes: config.maxBodyBytes,
-    publicDir: resolve(import.meta.dir, "..", "public"),
+    webApp,
     health,
     manageApi: createManageHandler({
       ...stores,
@@ -188,6 +209,10 @@ export async function startServer(
       committer: COMMITTER,
       logger,
       stopWikiProcesses: (wikiId) => pool.stop(wikiId),
+      signUp: signupJsonHandler(atprotoLogin),
+      resolveHandle: createHandleLookup(atprotoLogin.client),
+      signInProviders: providerLogin.providers,
+      identityLinks: providerLogin.links,
     }),
   });
   handler = app.fetch;

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser } from "playwright-core";
 import { launchChromium } from "./support/browser.ts";
-import { type LocalPds, startLocalPds } from "./support/pds.ts";
+import { type LocalPds, localPdsEnv, startLocalPds } from "./support/pds.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 
 setDefaultTimeout(120_000);
@@ -51,9 +51,7 @@ beforeAll(async () => {
   ]);
   t = await startTestServer({
     PUBLIC_URL,
-    ATPROTO_PLC_URL: pds.plcUrl,
-    ATPROTO_HANDLE_RESOLVER: pds.pdsUrl,
-    ATPROTO_ALLOW_LOOPBACK_HTTP: "true",
+    ...localPdsEnv(pds),
   });
   await pds.createAccount({ name: "frank", password: PASSWORD, displayName: "Frank" });
 });
@@ -141,7 +139,7 @@ test("a new person signs in with private_key_jwt and DPoP and gets a secure host
     body: new URLSearchParams({ username: "frank" }),
   });
   expect(signup.status).toBe(302);
-  expect(signup.headers.get("location")).toBe(`${PUBLIC_URL}/`);
+  expect(signup.headers.get("location")).toBe(`${PUBLIC_URL}/app/`);
   const cookies = signup.headers.getSetCookie();
   const session = cookies.find((cookie) => cookie.startsWith("__Host-wb_session=sess_"));
   expect(session).toContain("Secure");

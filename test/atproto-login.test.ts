@@ -14,7 +14,7 @@ import { PendingGrantStore } from "../src/wikis/pending-grant-store.ts";
 import { OPERATOR } from "../src/wikis/use-case.ts";
 import { WikiStore } from "../src/wikis/wiki-store.ts";
 import { launchChromium } from "./support/browser.ts";
-import { type LocalPds, startLocalPds } from "./support/pds.ts";
+import { type LocalPds, localPdsEnv, startLocalPds } from "./support/pds.ts";
 import { addUser, startTestServer, type TestServer } from "./support/server.ts";
 
 // Starts real processes (PDS under Node 22, server, Otterwiki, Chromium) on 2 shared cores.
@@ -32,20 +32,18 @@ const accounts: Record<string, { did: string; handle: string }> = {};
 beforeAll(async () => {
   [pds, browser] = await Promise.all([startLocalPds(), launchChromium()]);
   t = await startTestServer({
-    ATPROTO_PLC_URL: pds.plcUrl,
-    ATPROTO_HANDLE_RESOLVER: pds.pdsUrl,
-    ATPROTO_ALLOW_LOOPBACK_HTTP: "true",
+    ...localPdsEnv(pds),
   });
   apex = `http://127.0.0.1:${t.port}`;
-  for (const [name, displayName] of [
-    ["alice", "Alice Example"],
-    ["bob", "Bob"],
-    ["carol", undefined],
-    ["dave", "Dave Display"],
-    ["erin", "Erin"],
-    ["gina", "Gina"],
+  for (const [name, displayName, avatar] of [
+    ["alice", "Alice Example", false],
+    ["bob", "Bob", false],
+    ["carol", undefined, false],
+    ["dave", "Dave Display", true],
+    ["erin", "Erin", false],
+    ["gina", "Gina", false],
   ] as const) {
-    accounts[name] = await pds.createAccount({ name, password: PASSWORD, displayName });
+    accounts[name] = await pds.createAccount({ name, password: PASSWORD, displayName, avatar });
   }
   await addUser(t, "olive", { displayName: "Olive Owner" });
   await t.adminJson("create-wiki", "--slug", "openwiki", "--owner", "olive", "--public");
@@ -96,9 +94,10 @@ async function freshPage(): Promise<{ context: BrowserContext; page: Page }> {
 
 function userRow(did: string) {
   return t.server.db
-    .query<{ username: string; handle: string; display_name: string }, [string]>(
-      "SELECT username, handle, display_name FROM users WHERE did = ?",
-    )
+    .query<
+      { username: string; handle: string; display_name: string; avatar_url: string | null },
+      [string]
+    >("SELECT username, handle, display_name, avatar_url FROM users WHERE did = ?")
     .get(did);
 }
 
@@ -120,6 +119,7 @@ describe("a new person", () => {
       username: "alice",
       handle: "alice.test",
       display_name: "Alice Example",
+      avatar_url: null,
     });
     const apexCookies = await context.cookies(apex);
     expect(apexCookies.map((cookie) => cookie.name).sort()).toEqual(["wb_session"]);
@@ -167,7 +167,7 @@ describe("a new person", () => {
     }
     await page.locator("#username").fill("bob-two");
     await page.getByRole("button", { name: "Create my account" }).click();
-    await page.waitForURL(`${apex}/`);
+    await page.waitForURL(`${apex}/app/`);
     expect(userRow(account("bob").did)?.username).toBe("bob-two");
     // The pending signup is spent: the form cannot make a second account.
     const again = await page.goto(`${apex}/auth/signup`);
@@ -205,7 +205,7 @@ describe("roles granted before the first sign-in", () => {
 });
 
 describe("a known DID", () => {
-  test("goes straight in, with its handle and display name refreshed from the network", async () => {
+  test("goes straight in, with its handle, display name and avatar refreshed from the network", async () => {
     const dave = account("dave");
     await t.adminJson(
       "create-user",
@@ -218,11 +218,17 @@ describe("a known DID", () => {
     expect(page.url()).toBe(`${apex}/health`);
     // A figure, not an assertion (test/README.md): the callback's identity checks to the page.
     console.log(`figure: callback → landed signed in: ${Math.round(callbackToLandedMs)} ms`);
-    expect(userRow(dave.did)).toEqual({
-      username: "dave",
-      handle: "dave.test",
-      display_name: "Dave Display",
-    });
+    const { avatar_url, ...named } = userRow(dave.did) ?? { avatar_url: null };
+    expect(named).toEqual({ username: "dave", handle: "dave.test", display_name: "Dave Display" });
+    // The avatar is the profile's blob on the PDS, which serves the picture itself.
+    expect(avatar_url).toStartWith(
+      `${pds.pdsUrl}/xrpc/com.atproto.sync.getBlob?did=${encodeURIComponent(dave.did)}&cid=b`,
+    );
+    const picture = await fetch(avatar_url ?? "");
+    expect(picture.status).toBe(200);
+    expect(new Uint8Array(await picture.arrayBuffer()).slice(1, 4)).toEqual(
+      new TextEncoder().encode("PNG"),
+    );
     await context.close();
   });
 });
@@ -374,6 +380,46 @@ describe("the stores", () => {
         expect(text.includes(clear)).toBe(false);
       }
     }
+  });
+});
+
+describe("bounded work", () => {
+  test("sign-in starts are limited per client: past the burst, the form says how long to wait", async () => {
+    // Behind our Caddy the client is the X-Forwarded-For address (request-context.ts clientKeyOf).
+    const from = (address: string) => ({ origin: apex, "x-forwarded-for": address });
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const response = await postForm("/auth/login", { handle: "x" }, from("203.0.113.7"));
+      expect(response.status).toBe(400);
+    }
+    const refused = await postForm("/auth/login", { handle: "alice.test" }, from("203.0.113.7"));
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    const html = await refused.text();
+    expect(html).toContain("Too many sign-in attempts from your network");
+    expect(html).toContain('value="alice.test"');
+    // Another client is not affected.
+    const other = await postForm("/auth/login", { handle: "x" }, from("203.0.113.8"));
+    expect(other.status).toBe(400);
+  });
+});
+
+// Last: it stops the PDS the other tests share.
+describe("when the person's Bluesky server is down", () => {
+  test("signing in ends on the form, saying their server did not answer", async () => {
+    await pds.stop();
+    const { context, page } = await freshPage();
+    await page.goto(`${apex}/auth/login`);
+    await page.locator("#handle").fill("alice.test");
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url() === `${apex}/auth/login`),
+      page.getByRole("button", { name: "Sign in" }).click(),
+    ]);
+    expect(response.status()).toBe(502);
+    expect(await page.locator("#handle-error").textContent()).toContain("did not answer");
+    expect(await page.locator("#handle").inputValue()).toBe("alice.test");
+    // The library stores its state before it pushes the request; that row expires within the
+    // hour and is swept at the next sign-in (oauth-stores.ts), bounded by the rate limit.
+    await context.close();
   });
 });
 

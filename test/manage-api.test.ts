@@ -10,6 +10,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import SwaggerParser from "@apidevtools/swagger-parser";
 import Ajv2020 from "ajv/dist/2020.js";
+import { PendingSignupStore } from "../src/auth/atproto-login/pending-signup-store.ts";
+import { mcpInitializeStatus } from "./support/mcp.ts";
 import { addUser, startTestServer, type TestServer, testDid } from "./support/server.ts";
 import { NAVIGATION_HEADERS, type SignedIn, signIn, wikiSession } from "./support/session.ts";
 
@@ -83,31 +85,6 @@ async function createWiki(who: SignedIn, slug: string, extra: Record<string, unk
   return created.body as { wiki: { slug: string }; token: string };
 }
 
-const initializeMessage = {
-  jsonrpc: "2.0",
-  id: 1,
-  method: "initialize",
-  params: {
-    protocolVersion: "2025-11-25",
-    capabilities: {},
-    clientInfo: { name: "manage-api-test", version: "1" },
-  },
-};
-
-async function mcpInitialize(slug: string, token: string): Promise<number> {
-  const response = await fetch(`${t.wikiOrigin(slug)}/mcp`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      authorization: `Bearer ${token}`,
-    },
-    body: JSON.stringify(initializeMessage),
-  });
-  await response.arrayBuffer();
-  return response.status;
-}
-
 /** GET /api/v1/ on the wiki host with a wiki token: the cheapest "can this token read it". */
 async function restRead(slug: string, token: string): Promise<number> {
   const response = await fetch(`${t.wikiOrigin(slug)}/api/v1/`, {
@@ -132,6 +109,7 @@ describe("the caller", () => {
       handle: "vera.bsky.social",
       username: "vera",
       display_name: "Vera Viewer",
+      avatar_url: null,
     });
     expect(me.body.wikis.owned).toEqual([]);
     expect(me.body.wikis.shared).toEqual([
@@ -139,6 +117,15 @@ describe("the caller", () => {
     ]);
     const mine = await api(olive, "GET", "/api/me");
     expect(mine.body.wikis.owned.map((wiki: { slug: string }) => wiki.slug)).toEqual(["olives"]);
+  });
+
+  test("sign-in methods: none enabled here; unlinking what is not linked is 404", async () => {
+    expect((await api(olive, "GET", "/api/me")).body.sign_in_methods).toEqual([]);
+    const missing = await api(olive, "DELETE", "/api/me/links/github", {
+      pattern: "/api/me/links/{provider}",
+    });
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe("not_found");
   });
 
   test("no session, a tampered cookie and a signed-out session are 401", async () => {
@@ -250,7 +237,7 @@ describe("wikis", () => {
       urls: { mcp: `${t.wikiOrigin("eddies")}/mcp` },
     });
     expect(created.token).toMatch(/^wbt_/);
-    expect(await mcpInitialize("eddies", created.token)).toBe(200);
+    expect(await mcpInitializeStatus(t, "eddies", created.token)).toBe(200);
     const list = await api(eddie, "GET", "/api/wikis");
     expect(list.body.wikis.map((wiki: { slug: string }) => wiki.slug)).toEqual(["eddies"]);
     const one = await api(eddie, "GET", "/api/wikis/eddies", { pattern: "/api/wikis/{slug}" });
@@ -459,20 +446,18 @@ describe("members", () => {
     expect(stuck.status).toBe(409);
   });
 
-  test("someone who never signed in gets a pending grant, claimed when they first sign in", async () => {
+  test("someone who never signed in gets a pending grant; a handle that names nobody is refused", async () => {
     const member = "/api/wikis/{slug}/members/{member}";
-    const pending = await api(olive, "PUT", "/api/wikis/olives/members/@Newcomer.Example.COM", {
+    // Handles are resolved to the DID they name today (the sign-in tests do it against a real
+    // PDS); this one names nobody, which is most likely a typo.
+    const nobody = await api(olive, "PUT", "/api/wikis/olives/members/@Newcomer.Example.COM", {
       body: { role: "editor" },
       pattern: member,
     });
-    expect(pending.body).toEqual({
-      status: "pending",
-      did: null,
-      handle: "newcomer.example.com",
-      username: null,
-      display_name: null,
-      role: "editor",
-    });
+    expect(nobody.status).toBe(404);
+    expect(nobody.body.error.message).toBe(
+      "no Bluesky account has the handle newcomer.example.com; check the spelling",
+    );
     const did = testDid();
     const byDid = await api(olive, "PUT", `/api/wikis/olives/members/${did}`, {
       body: { role: "viewer" },
@@ -484,7 +469,7 @@ describe("members", () => {
     });
     expect(
       list.body.members.filter((entry: { status: string }) => entry.status === "pending"),
-    ).toHaveLength(2);
+    ).toHaveLength(1);
     const dropped = await api(olive, "DELETE", `/api/wikis/olives/members/${did}`, {
       pattern: member,
     });
@@ -523,7 +508,7 @@ describe("tokens", () => {
       last_used_at: null,
       revoked_at: null,
     });
-    expect(await mcpInitialize("tokenwiki", ownerMade.body.secret)).toBe(200);
+    expect(await mcpInitializeStatus(t, "tokenwiki", ownerMade.body.secret)).toBe(200);
     const editorMade = await api(eddie, "POST", "/api/wikis/tokenwiki/tokens", {
       body: { label: "eddie's", scope: "read" },
       pattern: tokens,
@@ -553,7 +538,7 @@ describe("tokens", () => {
       },
     );
     expect(notTheirs.status).toBe(403);
-    expect(await mcpInitialize("tokenwiki", ownerMade.body.secret)).toBe(200);
+    expect(await mcpInitializeStatus(t, "tokenwiki", ownerMade.body.secret)).toBe(200);
     const byOwner = await api(
       olive,
       "DELETE",
@@ -574,7 +559,7 @@ describe("tokens", () => {
       },
     );
     expect(own.status).toBe(200);
-    expect(await mcpInitialize("tokenwiki", ownerMade.body.secret)).toBe(401);
+    expect(await mcpInitializeStatus(t, "tokenwiki", ownerMade.body.secret)).toBe(401);
     const again = await api(
       olive,
       "DELETE",
@@ -600,6 +585,91 @@ describe("tokens", () => {
   });
 });
 
+describe("POST /api/signup", () => {
+  /** A proved Bluesky identity waiting for a username, as the sign-in callback leaves it. */
+  function pendingSignup(name: string): { cookie: string; did: string } {
+    const did = testDid();
+    const secret = new PendingSignupStore(t.server.db).create({
+      did,
+      handle: `${name}.test`,
+      displayName: `${name} Display`,
+      avatarUrl: null,
+      returnTo: null,
+    });
+    return { cookie: `wb_signup=${secret}`, did };
+  }
+  const asSignup = (cookie: string) => ({ ...olive, apexCookie: cookie });
+
+  test("creates the account with the chosen name, signs in, and claims earlier grants", async () => {
+    const { cookie, did } = pendingSignup("nina");
+    await createWiki(olive, "nina-lab");
+    // Granted before Nina ever signed in.
+    const granted = await api(olive, "PUT", `/api/wikis/nina-lab/members/${did}`, {
+      body: { role: "editor" },
+      pattern: "/api/wikis/{slug}/members/{member}",
+    });
+    expect(granted.body.status).toBe("pending");
+    const bad = await api(asSignup(cookie), "POST", "/api/signup", { body: { username: "Ni" } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe("invalid_username");
+    const taken = await api(asSignup(cookie), "POST", "/api/signup", {
+      body: { username: "olive" },
+    });
+    expect(taken.status).toBe(409);
+    expect(taken.body.error.message).toContain('"olive" is taken');
+
+    const response = await fetch(`${t.origin}/api/signup`, {
+      method: "POST",
+      headers: { origin: olive.origin, cookie, "content-type": "application/json" },
+      body: JSON.stringify({ username: "nina" }),
+    });
+    const body = await response.json();
+    samples.push({ method: "POST", pattern: "/api/signup", status: response.status, body });
+    expect(response.status).toBe(201);
+    expect(body).toEqual({
+      user: {
+        did,
+        handle: "nina.test",
+        username: "nina",
+        display_name: "nina Display",
+        avatar_url: null,
+      },
+      location: `${olive.origin}/app/`,
+    });
+    const cookies = response.headers.getSetCookie();
+    const session = cookies.find((line) => line.startsWith("wb_session=sess_"))?.split(";")[0];
+    expect(session).toBeDefined();
+    // The signup cookie is spent and cleared.
+    expect(cookies.some((line) => /^wb_signup=;.*Max-Age=0/.test(line))).toBe(true);
+    const me = await api({ ...olive, apexCookie: session ?? "" }, "GET", "/api/me");
+    expect(me.body.user.username).toBe("nina");
+    expect(me.body.wikis.shared.map((wiki: { slug: string }) => wiki.slug)).toEqual(["nina-lab"]);
+    // The same cookie cannot make a second account.
+    const again = await api(asSignup(cookie), "POST", "/api/signup", {
+      body: { username: "nina2" },
+    });
+    expect(again.status).toBe(401);
+    expect(again.body.error.code).toBe("signup_expired");
+  });
+
+  test("without a sign-up in progress, cross-origin, or not JSON: refused", async () => {
+    const none = await api(null, "POST", "/api/signup", { body: { username: "zed" } });
+    expect(none.status).toBe(401);
+    const { cookie } = pendingSignup("otto");
+    const crossOrigin = await api(asSignup(cookie), "POST", "/api/signup", {
+      body: { username: "otto" },
+      headers: { origin: "https://evil.example" },
+    });
+    expect(crossOrigin.status).toBe(403);
+    const form = await api(asSignup(cookie), "POST", "/api/signup", {
+      raw: "username=otto",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+    expect(form.status).toBe(415);
+    expect(t.server.db.query("SELECT 1 FROM users WHERE username = 'otto'").get()).toBeNull();
+  });
+});
+
 describe("/api/openapi.json", () => {
   test("is valid OpenAPI 3.1, lists every route, and describes every answer seen above", async () => {
     const response = await fetch(`${t.origin}/api/openapi.json`);
@@ -614,6 +684,8 @@ describe("/api/openapi.json", () => {
     expect(operations.sort()).toEqual(
       [
         "GET /api/me",
+        "DELETE /api/me/links/{provider}",
+        "POST /api/signup",
         "GET /api/wikis",
         "POST /api/wikis",
         "GET /api/wikis/{slug}",

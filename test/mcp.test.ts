@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { callTool, connectMcp, structuredOf, textOf } from "./support/mcp.ts";
+import { callTool, connectMcp, INITIALIZE_MESSAGE, structuredOf, textOf } from "./support/mcp.ts";
 import {
   addUser,
   createToken,
@@ -61,17 +61,6 @@ function mcpPost(slug: string, body: unknown, headers: Record<string, string> = 
   });
 }
 
-const initializeMessage = {
-  jsonrpc: "2.0",
-  id: 1,
-  method: "initialize",
-  params: {
-    protocolVersion: "2025-11-25",
-    capabilities: {},
-    clientInfo: { name: "raw-http", version: "1" },
-  },
-};
-
 function callMessage(name: string, args: Record<string, unknown>) {
   return { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name, arguments: args } };
 }
@@ -124,7 +113,7 @@ describe("initialize and tools/list", () => {
 
 describe("the bearer gate", () => {
   test("no credentials on a private wiki: 401 with an absolute resource_metadata and no error code", async () => {
-    const response = await mcpPost("demo", initializeMessage);
+    const response = await mcpPost("demo", INITIALIZE_MESSAGE);
     expect(response.status).toBe(401);
     const challenge = response.headers.get("www-authenticate") ?? "";
     expect(challenge).toStartWith("Bearer ");
@@ -139,7 +128,7 @@ describe("the bearer gate", () => {
       const response = await fetch(`${t.wikiOrigin("demo")}/mcp`, {
         method,
         headers: { authorization: "Bearer wbt_nonsense", "content-type": "application/json" },
-        body: method === "POST" ? JSON.stringify(initializeMessage) : undefined,
+        body: method === "POST" ? JSON.stringify(INITIALIZE_MESSAGE) : undefined,
       });
       expect(response.status).toBe(401);
       expect(response.headers.get("www-authenticate")).toContain('error="invalid_token"');
@@ -158,7 +147,7 @@ describe("the bearer gate", () => {
   });
 
   test("a valid static token gets 200 on initialize (Claude Code must never see 401)", async () => {
-    const response = await mcpPost("demo", initializeMessage, {
+    const response = await mcpPost("demo", INITIALIZE_MESSAGE, {
       authorization: `Bearer ${ownerToken}`,
     });
     expect(response.status).toBe(200);
@@ -167,12 +156,15 @@ describe("the bearer gate", () => {
 
   test("a foreign Origin is refused with 403; the wiki's own origin is accepted", async () => {
     const auth = { authorization: `Bearer ${ownerToken}` };
-    const foreign = await mcpPost("demo", initializeMessage, {
+    const foreign = await mcpPost("demo", INITIALIZE_MESSAGE, {
       ...auth,
       origin: "http://evil.example.com",
     });
     expect(foreign.status).toBe(403);
-    const own = await mcpPost("demo", initializeMessage, { ...auth, origin: t.wikiOrigin("demo") });
+    const own = await mcpPost("demo", INITIALIZE_MESSAGE, {
+      ...auth,
+      origin: t.wikiOrigin("demo"),
+    });
     expect(own.status).toBe(200);
   });
 
@@ -184,20 +176,20 @@ describe("the bearer gate", () => {
         authorization: `Bearer ${ownerToken}`,
         "content-type": "application/json",
       },
-      body: JSON.stringify(initializeMessage),
+      body: JSON.stringify(INITIALIZE_MESSAGE),
     });
     expect(response.status).toBe(404);
   });
 
   test("another wiki's token is refused", async () => {
     const other = await createUserAndWiki(t, { username: "quinn", slug: "elsewhere" });
-    const response = await mcpPost("demo", initializeMessage, {
+    const response = await mcpPost("demo", INITIALIZE_MESSAGE, {
       authorization: `Bearer ${other.token}`,
     });
     expect(response.status).toBe(401);
     expect(
       await (
-        await mcpPost("elsewhere", initializeMessage, { authorization: `Bearer ${other.token}` })
+        await mcpPost("elsewhere", INITIALIZE_MESSAGE, { authorization: `Bearer ${other.token}` })
       ).status,
     ).toBe(200);
   });
@@ -208,7 +200,7 @@ describe("the bearer gate", () => {
     expect((await callTool(client, "list_notes", {})).isError).toBeFalsy();
     await t.adminJson("revoke-token", "--id", made.id);
     expect(await refusedStatus(client.callTool({ name: "list_notes", arguments: {} }))).toBe(401);
-    const response = await mcpPost("demo", initializeMessage, {
+    const response = await mcpPost("demo", INITIALIZE_MESSAGE, {
       authorization: `Bearer ${made.token}`,
     });
     expect(response.status).toBe(401);
@@ -270,7 +262,7 @@ describe("the bearer gate", () => {
     ).rejects.toThrow(
       "lapsed-wiki's subscription has lapsed: the wiki is read-only and MCP is disabled",
     );
-    const response = await mcpPost("lapsed-wiki", initializeMessage, {
+    const response = await mcpPost("lapsed-wiki", INITIALIZE_MESSAGE, {
       authorization: `Bearer ${lapsed.token}`,
     });
     expect(response.status).toBe(403);

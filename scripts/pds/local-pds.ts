@@ -10,17 +10,33 @@ import { PDS_HINT, pdsInstall, pdsInstalled } from "../setup/pds.ts";
 
 const PROJECT_DIR = resolve(import.meta.dir, "..", "..");
 
+const ONE_PIXEL_PNG =
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
 export interface LocalPds {
   plcUrl: string;
   /** http://localhost:{port}: the PDS and its OAuth authorization server (issuer). */
   pdsUrl: string;
-  /** Creates `{name}.test` with a password and, when given, a public profile display name. */
+  /**
+   * Creates `{name}.test` with a password and, when given, a public profile: a display name
+   * and, with `avatar`, a picture (a PNG uploaded as a blob, as a Bluesky app does).
+   */
   createAccount(options: {
     name: string;
     password: string;
     displayName?: string;
+    avatar?: boolean;
   }): Promise<{ did: string; handle: string }>;
   stop(): Promise<void>;
+}
+
+/** The server's environment for signing in against this PDS: its PLC, its handles, http. */
+export function localPdsEnv(pds: Pick<LocalPds, "plcUrl" | "pdsUrl">): Record<string, string> {
+  return {
+    ATPROTO_PLC_URL: pds.plcUrl,
+    ATPROTO_HANDLE_RESOLVER: pds.pdsUrl,
+    ATPROTO_ALLOW_LOOPBACK_HTTP: "true",
+  };
 }
 
 export async function startLocalPds(env: Record<string, string> = {}): Promise<LocalPds> {
@@ -77,10 +93,25 @@ export async function startLocalPds(env: Record<string, string> = {}): Promise<L
     return JSON.parse(text);
   }
 
+  /** Uploads a 1×1 PNG and returns the blob reference a record embeds. */
+  async function uploadPng(token: string): Promise<unknown> {
+    const response = await fetch(`${pdsUrl}/xrpc/com.atproto.repo.uploadBlob`, {
+      method: "POST",
+      headers: { "content-type": "image/png", authorization: `Bearer ${token}` },
+      body: Buffer.from(ONE_PIXEL_PNG, "base64"),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`uploadBlob answered ${response.status}: ${text}`);
+    const answer: unknown = JSON.parse(text);
+    if (typeof answer !== "object" || answer === null || !("blob" in answer))
+      throw new Error(`uploadBlob answered ${text}`);
+    return answer.blob;
+  }
+
   return {
     plcUrl,
     pdsUrl,
-    async createAccount({ name, password, displayName }) {
+    async createAccount({ name, password, displayName, avatar }) {
       const handle = `${name}.test`;
       const created = await xrpc("com.atproto.server.createAccount", {
         handle,
@@ -97,14 +128,15 @@ export async function startLocalPds(env: Record<string, string> = {}): Promise<L
       ) {
         throw new Error(`createAccount answered ${JSON.stringify(created)}`);
       }
-      if (displayName !== undefined) {
+      if (displayName !== undefined || avatar === true) {
+        const picture = avatar === true ? await uploadPng(created.accessJwt) : undefined;
         await xrpc(
           "com.atproto.repo.createRecord",
           {
             repo: created.did,
             collection: "app.bsky.actor.profile",
             rkey: "self",
-            record: { $type: "app.bsky.actor.profile", displayName },
+            record: { $type: "app.bsky.actor.profile", displayName, avatar: picture },
           },
           created.accessJwt,
         );

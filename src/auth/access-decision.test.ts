@@ -25,6 +25,7 @@ function member(role: Role | null, scope: TokenScope = "write"): Principal {
       handle: "x.test",
       username: "x",
       displayName: "X",
+      avatarUrl: null,
       createdAt: 0,
     },
     role,

@@ -8,6 +8,8 @@ export interface User {
   handle: string;
   username: string;
   displayName: string;
+  /** The Bluesky profile's avatar (a blob URL on the user's PDS), or null. */
+  avatarUrl: string | null;
   createdAt: number;
 }
 
@@ -17,6 +19,7 @@ interface UserRow {
   handle: string;
   username: string;
   display_name: string;
+  avatar_url: string | null;
   created_at: number;
 }
 
@@ -27,6 +30,7 @@ function rowToUser(row: UserRow): User {
     handle: row.handle,
     username: row.username,
     displayName: row.display_name,
+    avatarUrl: row.avatar_url,
     createdAt: row.created_at,
   };
 }
@@ -36,6 +40,14 @@ export interface NewUser {
   handle: string;
   username: string;
   displayName: string;
+  avatarUrl?: string | null;
+}
+
+/** What every sign-in re-reads from the network. */
+export interface Identity {
+  handle: string;
+  displayName: string;
+  avatarUrl: string | null;
 }
 
 export class UserStore {
@@ -45,16 +57,24 @@ export class UserStore {
     const row = this.db
       .query<
         UserRow,
-        { did: string; handle: string; username: string; display_name: string; now: number }
+        {
+          did: string;
+          handle: string;
+          username: string;
+          display_name: string;
+          avatar_url: string | null;
+          now: number;
+        }
       >(
-        `INSERT INTO users (did, handle, username, display_name, created_at)
-         VALUES ($did, $handle, $username, $display_name, $now) RETURNING *`,
+        `INSERT INTO users (did, handle, username, display_name, avatar_url, created_at)
+         VALUES ($did, $handle, $username, $display_name, $avatar_url, $now) RETURNING *`,
       )
       .get({
         did: user.did,
         handle: user.handle,
         username: user.username,
         display_name: user.displayName,
+        avatar_url: user.avatarUrl ?? null,
         now: unixNow(),
       });
     if (row === null) throw new Error("INSERT … RETURNING gave no row");
@@ -86,13 +106,13 @@ export class UserStore {
       .map(rowToUser);
   }
 
-  /** Refreshes what a sign-in re-reads from the network: the verified handle and display name. */
-  updateIdentity(id: number, fields: { handle: string; displayName: string }): User | null {
+  /** Refreshes what a sign-in re-reads from the network: the verified handle, name and avatar. */
+  updateIdentity(id: number, fields: Identity): User | null {
     const row = this.db
-      .query<UserRow, [string, string, number]>(
-        "UPDATE users SET handle = ?, display_name = ? WHERE id = ? RETURNING *",
+      .query<UserRow, [string, string, string | null, number]>(
+        "UPDATE users SET handle = ?, display_name = ?, avatar_url = ? WHERE id = ? RETURNING *",
       )
-      .get(fields.handle, fields.displayName, id);
+      .get(fields.handle, fields.displayName, fields.avatarUrl, id);
     return row === null ? null : rowToUser(row);
   }
 

@@ -55,3 +55,76 @@ describe("Sign in with Bluesky settings", () => {
     expect(() => readConfig({ [name]: value })).toThrow(name);
   });
 });
+
+describe("GitHub and Google sign-in settings", () => {
+  const GITHUB = { GITHUB_CLIENT_ID: "Iv1.abc", GITHUB_CLIENT_SECRET: "shh" };
+
+  test("are off unless configured", () => {
+    const config = readConfig({});
+    expect(config.githubLogin).toBeNull();
+    expect(config.googleLogin).toBeNull();
+  });
+
+  test("a client id and secret enable a provider at its real endpoints", () => {
+    const config = readConfig({
+      ...GITHUB,
+      GOOGLE_CLIENT_ID: "123.apps.googleusercontent.com",
+      GOOGLE_CLIENT_SECRET: "g-secret",
+    });
+    expect(config.githubLogin).toEqual({
+      clientId: "Iv1.abc",
+      clientSecret: "shh",
+      authorizationEndpoint: new URL("https://github.com/login/oauth/authorize"),
+      tokenEndpoint: new URL("https://github.com/login/oauth/access_token"),
+      userEndpoint: new URL("https://api.github.com/user"),
+    });
+    expect(config.googleLogin?.authorizationEndpoint.href).toBe(
+      "https://accounts.google.com/o/oauth2/v2/auth",
+    );
+    expect(config.googleLogin?.tokenEndpoint.href).toBe("https://oauth2.googleapis.com/token");
+    expect(config.googleLogin?.userEndpoint.href).toBe(
+      "https://openidconnect.googleapis.com/v1/userinfo",
+    );
+  });
+
+  test.each([
+    [{ GITHUB_CLIENT_ID: "Iv1.abc" }, "GITHUB_CLIENT_SECRET"],
+    [{ GITHUB_CLIENT_SECRET: "shh" }, "GITHUB_CLIENT_ID"],
+    [{ GOOGLE_CLIENT_ID: "123" }, "GOOGLE_CLIENT_SECRET"],
+    [{ GOOGLE_CLIENT_SECRET: "g" }, "GOOGLE_CLIENT_ID"],
+  ])("%o alone stops start-up naming %s", (env, missing) => {
+    expect(() => readConfig(env)).toThrow(ConfigError);
+    expect(() => readConfig(env)).toThrow(missing);
+  });
+
+  test("endpoint overrides point the flow at a stand-in; http only in loopback test mode", () => {
+    const standin = {
+      ...GITHUB,
+      GITHUB_OAUTH_BASE_URL: "http://127.0.0.1:4000",
+      GITHUB_API_BASE_URL: "http://127.0.0.1:4001",
+    };
+    expect(() => readConfig(standin)).toThrow(ConfigError);
+    expect(() => readConfig(standin)).toThrow("GITHUB_OAUTH_BASE_URL");
+    const config = readConfig({ ...standin, ATPROTO_ALLOW_LOOPBACK_HTTP: "true" });
+    expect(config.githubLogin?.authorizationEndpoint.href).toBe(
+      "http://127.0.0.1:4000/login/oauth/authorize",
+    );
+    expect(config.githubLogin?.tokenEndpoint.href).toBe(
+      "http://127.0.0.1:4000/login/oauth/access_token",
+    );
+    expect(config.githubLogin?.userEndpoint.href).toBe("http://127.0.0.1:4001/user");
+    const https = readConfig({ ...GITHUB, GITHUB_OAUTH_BASE_URL: "https://github.example" });
+    expect(https.githubLogin?.tokenEndpoint.href).toBe(
+      "https://github.example/login/oauth/access_token",
+    );
+  });
+
+  test.each([
+    ["GITHUB_OAUTH_BASE_URL", "github.example"],
+    ["GITHUB_API_BASE_URL", "https://api.github.example/v3"],
+    ["GOOGLE_OAUTH_BASE_URL", "ftp://google.example"],
+  ])("%s=%s stops start-up naming the variable", (name, value) => {
+    expect(() => readConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => readConfig({ [name]: value })).toThrow(name);
+  });
+});

@@ -35,6 +35,21 @@ export interface Config {
   readonly atprotoHandleResolver: URL | null;
   /** ATPROTO_ALLOW_LOOPBACK_HTTP=true: the login may fetch http and loopback (tests, dev only). */
   readonly atprotoAllowLoopbackHttp: boolean;
+  /** Sign in with GitHub, to link to an account; null unless both client id and secret are set. */
+  readonly githubLogin: ProviderLoginConfig | null;
+  /** Sign in with Google, likewise. */
+  readonly googleLogin: ProviderLoginConfig | null;
+}
+
+/** One OAuth provider's registered client and its endpoints (overridable for a test stand-in). */
+export interface ProviderLoginConfig {
+  readonly clientId: string;
+  /** NOTE: a secret; never log it. */
+  readonly clientSecret: string;
+  readonly authorizationEndpoint: URL;
+  readonly tokenEndpoint: URL;
+  /** Where the signed-in provider user is read: GitHub's /user, Google's OIDC userinfo. */
+  readonly userEndpoint: URL;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
@@ -94,6 +109,7 @@ export function readConfig(env: Env): Config {
   }
   const dataDir = env.DATA_DIR && env.DATA_DIR !== "" ? env.DATA_DIR : "./data";
   const maxPackBytes = readInteger(env, "GIT_MAX_PACK_BYTES", 100 * MIB, 1024, 10 * 1024 * MIB);
+  const allowLoopbackHttp = readBoolean(env, "ATPROTO_ALLOW_LOOPBACK_HTTP");
   return Object.freeze({
     port: readInteger(env, "PORT", 8080, 0, 65535),
     publicUrl,
@@ -107,8 +123,67 @@ export function readConfig(env: Env): Config {
     maxPackBytes,
     atprotoPlcUrl: readServiceUrl(env, "ATPROTO_PLC_URL") ?? new URL("https://plc.directory"),
     atprotoHandleResolver: readServiceUrl(env, "ATPROTO_HANDLE_RESOLVER"),
-    atprotoAllowLoopbackHttp: readBoolean(env, "ATPROTO_ALLOW_LOOPBACK_HTTP"),
+    atprotoAllowLoopbackHttp: allowLoopbackHttp,
+    githubLogin: readProviderLogin(env, "GITHUB", allowLoopbackHttp, (oauthBase, apiBase) => ({
+      authorizationEndpoint: new URL("/login/oauth/authorize", oauthBase ?? GITHUB_OAUTH_BASE),
+      tokenEndpoint: new URL("/login/oauth/access_token", oauthBase ?? GITHUB_OAUTH_BASE),
+      userEndpoint: new URL("/user", apiBase ?? GITHUB_API_BASE),
+    })),
+    googleLogin: readProviderLogin(env, "GOOGLE", allowLoopbackHttp, (oauthBase, apiBase) => ({
+      authorizationEndpoint: new URL(
+        "/o/oauth2/v2/auth",
+        oauthBase ?? "https://accounts.google.com",
+      ),
+      tokenEndpoint: new URL("/token", oauthBase ?? "https://oauth2.googleapis.com"),
+      userEndpoint: new URL("/v1/userinfo", apiBase ?? "https://openidconnect.googleapis.com"),
+    })),
   });
+}
+
+const GITHUB_OAUTH_BASE = "https://github.com";
+const GITHUB_API_BASE = "https://api.github.com";
+
+/**
+ * `{P}_CLIENT_ID` and `{P}_CLIENT_SECRET` enable a provider; one without the other is a mistake.
+ * `{P}_OAUTH_BASE_URL` (authorize and token) and `{P}_API_BASE_URL` (the user) replace the
+ * provider's origins, for a stand-in in tests or GitHub Enterprise; plain http only with
+ * ATPROTO_ALLOW_LOOPBACK_HTTP, so a production instance never sends a client secret in clear.
+ */
+function readProviderLogin(
+  env: Env,
+  prefix: "GITHUB" | "GOOGLE",
+  allowHttp: boolean,
+  endpoints: (
+    oauthBase: URL | null,
+    apiBase: URL | null,
+  ) => Pick<ProviderLoginConfig, "authorizationEndpoint" | "tokenEndpoint" | "userEndpoint">,
+): ProviderLoginConfig | null {
+  const clientId = (env[`${prefix}_CLIENT_ID`] ?? "").trim();
+  const clientSecret = (env[`${prefix}_CLIENT_SECRET`] ?? "").trim();
+  const oauthBase = readProviderBase(env, `${prefix}_OAUTH_BASE_URL`, allowHttp);
+  const apiBase = readProviderBase(env, `${prefix}_API_BASE_URL`, allowHttp);
+  if (clientId === "" && clientSecret === "") return null;
+  if (clientId === "" || clientSecret === "") {
+    const missing = clientId === "" ? `${prefix}_CLIENT_ID` : `${prefix}_CLIENT_SECRET`;
+    throw new ConfigError(
+      `${missing} is not set: set both ${prefix}_CLIENT_ID and ${prefix}_CLIENT_SECRET to enable that sign-in, or neither`,
+    );
+  }
+  return Object.freeze({ clientId, clientSecret, ...endpoints(oauthBase, apiBase) });
+}
+
+function readProviderBase(env: Env, name: string, allowHttp: boolean): URL | null {
+  const url = readServiceUrl(env, name);
+  if (url === null) return null;
+  if (url.protocol === "http:" && !allowHttp) {
+    throw new ConfigError(
+      `${name}="${env[name]}" must be https (http only with ATPROTO_ALLOW_LOOPBACK_HTTP, for tests)`,
+    );
+  }
+  if (url.pathname !== "/" || url.search !== "" || url.username !== "") {
+    throw new ConfigError(`${name}="${env[name]}" must be a bare origin such as https://host`);
+  }
+  return url;
 }
 
 function readServiceUrl(env: Env, name: string): URL | null {

@@ -16,3 +16,26 @@ export function wikiOf(request: Request): Wiki {
     throw new Error("wikiOf() called on a request that was not routed to a wiki");
   return wiki;
 }
+
+const clientAddressByRequest = new WeakMap<Request, string>();
+
+/** The peer address Bun saw for this request (server.ts). */
+export function attachClientAddress(request: Request, address: string): void {
+  clientAddressByRequest.set(request, address);
+}
+
+const LOOPBACK = /^(?:127\.|::1$|::ffff:127\.)/;
+
+/**
+ * Who is asking, for rate limits: the peer address, or, when the peer is on this machine (our
+ * Caddy in front, DESIGN §2), the address Caddy put in X-Forwarded-For. Caddy replaces that header
+ * for clients it does not trust (its default, no `trusted_proxies`), so the right-most entry is
+ * the address it saw. A client reaching us directly from elsewhere cannot choose its key.
+ */
+export function clientKeyOf(request: Request): string {
+  const peer = clientAddressByRequest.get(request) ?? "";
+  if (!LOOPBACK.test(peer)) return peer;
+  const forwarded = request.headers.get("x-forwarded-for");
+  const last = forwarded?.split(",").at(-1)?.trim() ?? "";
+  return last === "" ? peer : last.slice(0, 64);
+}

@@ -4,7 +4,14 @@
  */
 import { Elysia, t } from "elysia";
 import { jsonResponse } from "../http/json.ts";
-import { getMember, grantRole, listMembers, parseSubject, removeMember } from "../wikis/members.ts";
+import {
+  getMember,
+  grantRole,
+  listMembers,
+  parseSubject,
+  removeMember,
+  resolveGrantSubject,
+} from "../wikis/members.ts";
 import { callerOf, type ManageDeps } from "./context.ts";
 import { COMMON_ERRORS, MEMBER, memberJson, ROLE, WRITE_ERRORS } from "./schemas.ts";
 
@@ -52,14 +59,16 @@ export function memberRoutes(deps: ManageDeps) {
     )
     .put(
       "/wikis/:slug/members/:member",
-      ({ request, params, body }) => {
-        const membership = grantRole(
+      async ({ request, params, body }) => {
+        const actor = actorOf(request);
+        const subject = await resolveGrantSubject(
           deps,
-          actorOf(request),
+          actor,
           params.slug,
           parseSubject(params.member),
-          body.role,
+          deps.resolveHandle,
         );
+        const membership = grantRole(deps, actor, params.slug, subject, body.role);
         return jsonResponse(memberJson(membership), 200, NO_STORE);
       },
       {
@@ -68,7 +77,8 @@ export function memberRoutes(deps: ManageDeps) {
         detail: {
           summary: "Grant or change a role (owners)",
           description:
-            "Someone who has never signed in gets a pending grant, claimed at their first sign-in. " +
+            "Someone who has never signed in gets a pending grant, claimed at their first sign-in; " +
+            "a handle is resolved to the DID it names today (404 when it names nobody). " +
             "Demoting the last owner is refused (409).",
           tags: ["members"],
         },

@@ -11,9 +11,11 @@ import { jsonError, jsonResponse } from "../http/json.ts";
 import { errorFields } from "../lib/log.ts";
 import { attachCaller, type ManageDeps } from "./context.ts";
 import { admitRequest, authenticate } from "./guard.ts";
+import { linkRoutes } from "./links.ts";
 import { refusalResponse } from "./manage-error.ts";
 import { meRoutes } from "./me.ts";
 import { memberRoutes } from "./members.ts";
+import { SIGNUP_PATH, signupRoutes } from "./signup.ts";
 import { tokenRoutes } from "./tokens.ts";
 import { wikiRoutes } from "./wikis.ts";
 
@@ -22,15 +24,8 @@ const OPENAPI_PATH = `${MANAGE_PREFIX}/openapi.json`;
 
 export type ManageHandler = (request: Request) => Promise<Response>;
 
-/**
- * `/api/signup` belongs to the sign-in (src/auth/atproto-login/): a new DID chooses its username
- * there before any apex session exists, so it is left to the apex routes.
- */
-const SIGN_IN_PATHS = new Set([`${MANAGE_PREFIX}/signup`]);
-
 /** Whether a path on the apex belongs to the management API. */
 export function isManagePath(path: string): boolean {
-  if (SIGN_IN_PATHS.has(path)) return false;
   return path === MANAGE_PREFIX || path.startsWith(`${MANAGE_PREFIX}/`);
 }
 
@@ -56,7 +51,9 @@ export function createManageHandler(deps: ManageDeps): ManageHandler {
       });
       return jsonError(500, "internal_error", "something went wrong on our side");
     })
+    .use(signupRoutes(deps))
     .use(meRoutes(deps))
+    .use(linkRoutes(deps))
     .use(wikiRoutes(deps))
     .use(memberRoutes(deps))
     .use(tokenRoutes(deps));
@@ -72,8 +69,9 @@ export function createManageHandler(deps: ManageDeps): ManageHandler {
         version: "1",
         description:
           "Signed-in users manage their wikis, members and tokens. Authentication: the apex " +
-          "session cookie. State-changing requests need a same-origin Origin (or " +
-          "Sec-Fetch-Site: same-origin) and a JSON body.",
+          "session cookie (POST /api/signup: the sign-up cookie of a first sign-in). " +
+          "State-changing requests need a same-origin Origin (or Sec-Fetch-Site: same-origin) " +
+          "and a JSON body.",
       },
       paths,
       components,
@@ -86,6 +84,9 @@ export function createManageHandler(deps: ManageDeps): ManageHandler {
     if (path === OPENAPI_PATH && request.method === "GET")
       return jsonResponse(openApiDocument(), 200, { "cache-control": "no-cache" });
     try {
+      // Choosing a username comes before any session: the pending signup cookie is the caller.
+      if (path === `${MANAGE_PREFIX}${SIGNUP_PATH}`)
+        return await router.handle(await admitRequest(deps, request));
       const user = authenticate(deps, request);
       const admitted = await admitRequest(deps, request);
       attachCaller(admitted, user);

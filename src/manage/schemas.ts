@@ -4,6 +4,7 @@
  * from the routes. Times are RFC 3339 strings; names are snake_case on the wire.
  */
 import { t } from "elysia";
+import type { IdentityLink, ProviderName } from "../auth/provider-login/identity-link-store.ts";
 import type { User } from "../auth/user-store.ts";
 import type { WikiToken } from "../auth/wiki-token.ts";
 import type { Membership } from "../wikis/members.ts";
@@ -29,6 +30,19 @@ export const USER = t.Object({
   handle: t.String(),
   username: t.String(),
   display_name: t.String(),
+  avatar_url: t.Union([t.String(), t.Null()], {
+    description: "The Bluesky profile's avatar, served by the user's PDS; null when there is none",
+  }),
+});
+
+export const PROVIDER = t.Union([t.Literal("github"), t.Literal("google")]);
+
+export const SIGN_IN_METHOD = t.Object({
+  provider: PROVIDER,
+  name: t.String({ description: "For people: GitHub, Google" }),
+  linked: t.Union([t.Object({ label: t.String(), linked_at: TIME }), t.Null()], {
+    description: "The linked account (GitHub login or Google email), or null when none is",
+  }),
 });
 
 export const WIKI = t.Object({
@@ -49,6 +63,7 @@ export const MEMBER = t.Object({
   handle: t.Union([t.String(), t.Null()]),
   username: t.Union([t.String(), t.Null()]),
   display_name: t.Union([t.String(), t.Null()]),
+  avatar_url: t.Union([t.String(), t.Null()]),
   role: ROLE,
 });
 
@@ -73,7 +88,23 @@ export function userJson(user: User) {
     handle: user.handle,
     username: user.username,
     display_name: user.displayName,
+    avatar_url: user.avatarUrl,
   };
+}
+
+/** One entry per enabled provider, with this user's link there if any. */
+export function signInMethodsJson(
+  providers: readonly { name: ProviderName; displayName: string }[],
+  links: IdentityLink[],
+) {
+  return providers.map((provider) => {
+    const link = links.find((candidate) => candidate.provider === provider.name);
+    return {
+      provider: provider.name,
+      name: provider.displayName,
+      linked: link === undefined ? null : { label: link.label, linked_at: iso(link.createdAt) },
+    };
+  });
 }
 
 export function wikiJson(publicUrl: URL, wiki: Wiki, role: Role) {
@@ -97,9 +128,10 @@ export function memberJson(membership: Membership) {
   return {
     status: "pending",
     did: subject.kind === "did" ? subject.did : null,
-    handle: subject.kind === "handle" ? subject.handle : null,
+    handle: subject.handle ?? null,
     username: null,
     display_name: null,
+    avatar_url: null,
     role: membership.role,
   };
 }

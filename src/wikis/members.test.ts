@@ -8,9 +8,11 @@ import { openDatabase } from "../db/database.ts";
 import {
   claimPendingGrants,
   grantRole,
+  type HandleResolution,
   type MemberDeps,
   parseSubject,
   removeMember,
+  resolveGrantSubject,
 } from "./members.ts";
 import { PendingGrantStore } from "./pending-grant-store.ts";
 import { OPERATOR, WikiError } from "./use-case.ts";
@@ -165,5 +167,79 @@ describe("roles", () => {
     for (const bad of ["did:example:1", "alice", "", "a b.com", "did:plc:short"]) {
       expect(() => parseSubject(bad)).toThrow(WikiError);
     }
+  });
+});
+
+describe("granting by handle resolves the handle to a DID", () => {
+  const lookups: string[] = [];
+  const answering =
+    (answer: HandleResolution) =>
+    async (handle: string): Promise<HandleResolution> => {
+      lookups.push(handle);
+      return answer;
+    };
+
+  test("the grant is keyed by the DID, shown with the handle, and claimed by that DID", async () => {
+    const subject = await resolveGrantSubject(
+      deps,
+      asOlive(),
+      "lab",
+      parseSubject("@Pat.Example.com"),
+      answering({ kind: "did", did: DID_NEW }),
+    );
+    expect(subject).toEqual({ kind: "did", did: DID_NEW, handle: "pat.example.com" });
+    grantRole(deps, asOlive(), "lab", subject, "editor");
+    // Found and removable by the name it was given as well as by the DID.
+    expect(deps.pendingGrants.find(wiki.id, parseSubject("pat.example.com"))?.subject).toEqual(
+      subject,
+    );
+    // Someone else who later holds the handle gets nothing; the DID does.
+    const other = deps.users.create({
+      username: "other",
+      did: "did:plc:otherotherotherotherothe",
+      handle: "pat.example.com",
+      displayName: "Other",
+    });
+    expect(claimPendingGrants(deps, other)).toEqual([]);
+    const pat = makeUser("pat", DID_NEW);
+    expect(claimPendingGrants(deps, pat)).toEqual([{ wikiId: wiki.id, role: "editor" }]);
+  });
+
+  test("a handle naming nobody is refused; when the network is down the handle is kept", async () => {
+    const unknown = resolveGrantSubject(
+      deps,
+      asOlive(),
+      "lab",
+      parseSubject("typo.example.com"),
+      answering({ kind: "unknown" }),
+    );
+    await expect(unknown).rejects.toThrow("no Bluesky account has the handle typo.example.com");
+    const kept = await resolveGrantSubject(
+      deps,
+      asOlive(),
+      "lab",
+      parseSubject("pat.example.com"),
+      answering({ kind: "unreachable" }),
+    );
+    expect(kept).toEqual({ kind: "handle", handle: "pat.example.com" });
+    grantRole(deps, asOlive(), "lab", kept, "viewer");
+    expect(removeMember(deps, asOlive(), "lab", parseSubject("pat.example.com"))).toBeUndefined();
+    expect(deps.pendingGrants.listForWiki(wiki.id)).toEqual([]);
+  });
+
+  test("no lookup for a DID, for a handle someone here has, or for a caller who is not owner", async () => {
+    lookups.length = 0;
+    const lookup = answering({ kind: "did", did: DID_NEW });
+    const byDid = parseSubject(DID_NEW);
+    expect(await resolveGrantSubject(deps, asOlive(), "lab", byDid, lookup)).toEqual(byDid);
+    const known = parseSubject("olive.bsky.social");
+    expect(await resolveGrantSubject(deps, asOlive(), "lab", known, lookup)).toEqual(known);
+    const eve = makeUser("eve", "did:plc:eveeveeveeveeveeveeveeve");
+    deps.wikis.setRole(wiki.id, eve.id, "editor");
+    const asEve = { kind: "user" as const, user: eve };
+    await expect(
+      resolveGrantSubject(deps, asEve, "lab", parseSubject("x.example.com"), lookup),
+    ).rejects.toBeInstanceOf(WikiError);
+    expect(lookups).toEqual([]);
   });
 });

@@ -104,6 +104,40 @@ export function getMember(
   throw new WikiError(`${describe(subject)} has no role on ${wiki.slug}`, "not_found");
 }
 
+/** What a handle names today (auth/atproto-login/handle-lookup.ts). */
+export type HandleResolution =
+  | { kind: "did"; did: string }
+  | { kind: "unknown" }
+  | { kind: "unreachable" };
+
+/**
+ * The subject a grant by handle should be keyed by: the DID the handle names today, so the
+ * role follows the person even if the handle later moves. A handle someone here was last seen
+ * with needs no lookup; a handle that names nobody is refused (most likely a typo); when the
+ * network cannot be asked, the grant stays keyed by the handle, which is claimed only by a
+ * sign-in whose handle was verified both ways. Owners only: a lookup costs us a request.
+ */
+export async function resolveGrantSubject(
+  deps: MemberDeps,
+  actor: Actor,
+  slug: string,
+  subject: GrantSubject,
+  lookup: ((handle: string) => Promise<HandleResolution>) | null,
+): Promise<GrantSubject> {
+  if (subject.kind !== "handle" || lookup === null) return subject;
+  const { role } = wikiForActor(deps.wikis, actor, slug);
+  requireRole(role, "owner", "manage its members");
+  if (userOf(deps, subject) !== null) return subject;
+  const found = await lookup(subject.handle);
+  if (found.kind === "unknown")
+    throw new WikiError(
+      `no Bluesky account has the handle ${subject.handle}; check the spelling`,
+      "not_found",
+    );
+  if (found.kind === "unreachable") return subject;
+  return { kind: "did", did: found.did, handle: subject.handle };
+}
+
 /**
  * Gives `subject` the role (or changes it). Owners only. Demoting the last owner is refused.
  * Someone who never signed in gets a pending grant instead.

@@ -4,6 +4,37 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { TestServer } from "./server.ts";
 
+/** A raw JSON-RPC `initialize`, as an MCP client's first request sends it. */
+export const INITIALIZE_MESSAGE = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: {
+    protocolVersion: "2025-11-25",
+    capabilities: {},
+    clientInfo: { name: "raw-http", version: "1" },
+  },
+};
+
+/** The status of a raw `initialize` on the wiki's /mcp with this bearer token: "does it work". */
+export async function mcpInitializeStatus(
+  t: TestServer,
+  slug: string,
+  token: string,
+): Promise<number> {
+  const response = await fetch(`${t.wikiOrigin(slug)}/mcp`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      authorization: `Bearer ${token}`,
+    },
+    body: JSON.stringify(INITIALIZE_MESSAGE),
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
 export async function connectMcp(
   t: TestServer,
   slug: string,

@@ -88,10 +88,12 @@ describe("pending signups", () => {
       did: "did:plc:abcdefghijklmnopqrstuvwx",
       handle: "alice.test",
       displayName: "Alice",
+      avatarUrl: "https://pds.example/xrpc/com.atproto.sync.getBlob?did=x&cid=y",
       returnTo: null,
     });
     const found = store.find(token);
     expect(found?.handle).toBe("alice.test");
+    expect(found?.avatarUrl).toBe("https://pds.example/xrpc/com.atproto.sync.getBlob?did=x&cid=y");
     const otherLast = token.endsWith("A") ? "B" : "A";
     expect(store.find(`${token.slice(0, -1)}${otherLast}`)).toBeNull();
     expect(store.find("signup_x.y")).toBeNull();
@@ -135,7 +137,7 @@ describe("a PDS that does not answer", () => {
     expect(response.status).toBe(502);
     expect(response.headers.get("content-type")).toBe("text/html; charset=utf-8");
     const html = await response.text();
-    expect(html).toContain("its Bluesky server did not answer as expected");
+    expect(html).toContain("did not answer as expected. They may be down");
     expect(html).not.toContain("connection refused");
     expect(logged).toEqual(["sign-in could not start"]);
   });

@@ -14,14 +14,16 @@ import {
   OAuthResponseError,
 } from "@atproto/oauth-client-node";
 import { z } from "zod";
+import { jsonError, jsonResponse } from "../../http/json.ts";
 import type { Logger } from "../../lib/log.ts";
 import { errorFields } from "../../lib/log.ts";
 import { checkSlug, RESERVED_SLUGS } from "../../wikis/slug.ts";
-import { type HandoffDeps, resolveWikiUrl, safeReturnPath } from "../session/handoff.ts";
+import { type HandoffDeps, validReturnTo } from "../session/handoff.ts";
 import { completeSignIn } from "../session/sign-in.ts";
-import type { User, UserStore } from "../user-store.ts";
+import type { Identity, User, UserStore } from "../user-store.ts";
+import { isUnknownHandle } from "./handle-lookup.ts";
 import { HardenedFetchError } from "./hardened-fetch.ts";
-import { failurePage, loginPage, signupPage } from "./pages.ts";
+import { failurePage, loginPage, type OtherSignIn, signupPage } from "./pages.ts";
 import type { PendingSignup, PendingSignupStore } from "./pending-signup-store.ts";
 
 export interface AtprotoLoginDeps {
@@ -36,6 +38,8 @@ export interface AtprotoLoginDeps {
   logger: Logger;
   /** Turns roles granted before this person signed in into theirs (wikis/members.ts). */
   claimPendingGrants: (user: User) => void;
+  /** Buttons for the other enabled ways in (GitHub, Google), shown on every sign-in form. */
+  otherSignIns?: readonly OtherSignIn[];
   /** Where the signup cookie goes: serialize / clear / read (session-cookie.ts policy). */
   signupCookie: {
     set(value: string, maxAgeSeconds: number): string;
@@ -60,21 +64,6 @@ export function normalizeHandleInput(raw: string): string {
     .trim()
     .replace(/^@/, "")
     .toLowerCase();
-}
-
-/**
- * Where to go after signing in: an absolute URL on one of our wiki hosts, or a path on the apex;
- * anything else (other hosts, "//evil", "javascript:") is dropped. completeSignIn checks again.
- */
-export function validReturnTo(deps: HandoffDeps, raw: string | null): string | null {
-  if (raw === null || raw === "") return null;
-  const wiki = resolveWikiUrl(deps, raw);
-  if (wiki !== null) return `${wiki.origin}${wiki.path}`;
-  if (raw.startsWith("/")) {
-    const path = safeReturnPath(raw);
-    return path === "/" && raw !== "/" ? null : path;
-  }
-  return null;
 }
 
 function loginHref(returnTo: string | null): string {
@@ -102,6 +91,7 @@ export async function startLogin(
     return loginPage({
       handle: rawHandle,
       returnTo,
+      otherSignIns: deps.otherSignIns,
       status: 400,
       error:
         handle === ""
@@ -122,13 +112,11 @@ export async function startLogin(
     // What a remote party caused is a page; anything else (our database, a bug) is a logged 500.
     if (!isRemoteFailure(error)) throw error;
     deps.logger.warn("sign-in could not start", { ...errorFields(error) });
-    if (
-      error instanceof OAuthResolverError &&
-      error.message.startsWith("Failed to resolve identity")
-    ) {
+    if (error instanceof OAuthResolverError && isUnknownHandle(error)) {
       return loginPage({
         handle: rawHandle,
         returnTo,
+        otherSignIns: deps.otherSignIns,
         status: 404,
         error: `We could not find the Bluesky account "${handle}". Check the spelling and try again.`,
       });
@@ -136,8 +124,9 @@ export async function startLogin(
     return loginPage({
       handle: rawHandle,
       returnTo,
+      otherSignIns: deps.otherSignIns,
       status: 502,
-      error: `We found "${handle}", but its Bluesky server did not answer as expected. It may be down; try again in a minute.`,
+      error: `The Bluesky servers for "${handle}" did not answer as expected. They may be down; try again in a minute.`,
     });
   }
 }
@@ -187,7 +176,7 @@ export async function finishLogin(
   }
   const { session } = result;
   const returnTo = returnToOf(deps, result.state);
-  let identity: { handle: string; displayName: string };
+  let identity: Identity;
   try {
     identity = await readIdentity(deps, session.did, (await session.getTokenInfo(false)).aud);
   } catch (error) {
@@ -215,6 +204,7 @@ export async function finishLogin(
     did: session.did,
     handle: identity.handle,
     displayName: identity.displayName,
+    avatarUrl: identity.avatarUrl,
     returnTo,
   });
   return new Response(null, {
@@ -284,25 +274,35 @@ function callbackFailure(deps: AtprotoLoginDeps, error: unknown): Response {
   });
 }
 
+/** A blob CID as the PDS writes it (CIDv1, base32 multibase "b…"). */
+const BLOB_CID = /^b[a-z2-7]{20,120}$/;
+
 const ProfileRecordSchema = z.object({
-  value: z.object({ displayName: z.string().optional() }),
+  value: z.object({
+    displayName: z.string().optional(),
+    // https://atproto.com/specs/data-model#blob-type: { $type: "blob", ref: { $link }, … }
+    avatar: z.object({ ref: z.object({ $link: z.string().regex(BLOB_CID) }) }).optional(),
+  }),
 });
 
 /**
  * The handle, verified both ways by the identity resolver (DID document ↔ handle; a mismatch
- * reads "handle.invalid"), and the display name from the public profile record on the PDS. With
- * scope `atproto` only, the profile is read unauthenticated with com.atproto.repo.getRecord
- * (notes §2). A missing or unreadable profile is no failure: the handle stands in.
+ * reads "handle.invalid"), and the display name and avatar from the public profile record on
+ * the PDS. With scope `atproto` only, the profile is read unauthenticated with
+ * com.atproto.repo.getRecord (notes §2). A missing or unreadable profile is no failure: the
+ * handle stands in, and there is no avatar. The avatar is served by the PDS itself
+ * (com.atproto.sync.getBlob), so we keep its URL and never fetch or store the image.
  */
 async function readIdentity(
   deps: AtprotoLoginDeps,
   did: string,
   pdsUrl: string,
-): Promise<{ handle: string; displayName: string }> {
+): Promise<Identity> {
   if (deps.client === null) throw new Error("no client");
   const resolved = await deps.client.identityResolver.resolve(did, { noCache: true });
   const handle = resolved.handle;
   let displayName = "";
+  let avatarUrl: string | null = null;
   try {
     const url = new URL("/xrpc/com.atproto.repo.getRecord", pdsUrl);
     url.search = new URLSearchParams({
@@ -313,7 +313,15 @@ async function readIdentity(
     const response = await deps.fetch(url, { headers: { accept: "application/json" } });
     if (response.ok) {
       const parsed = ProfileRecordSchema.safeParse(await response.json());
-      if (parsed.success) displayName = (parsed.data.value.displayName ?? "").trim();
+      if (parsed.success) {
+        displayName = (parsed.data.value.displayName ?? "").trim();
+        const cid = parsed.data.value.avatar?.ref.$link;
+        if (cid !== undefined) {
+          const blob = new URL("/xrpc/com.atproto.sync.getBlob", pdsUrl);
+          blob.search = new URLSearchParams({ did, cid }).toString();
+          avatarUrl = blob.href;
+        }
+      }
     }
   } catch (error) {
     deps.logger.info("sign-in: no public profile", errorFields(error));
@@ -321,7 +329,7 @@ async function readIdentity(
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we drop
   displayName = displayName.replace(/[\u0000-\u001f\u007f]/g, "").slice(0, MAX_DISPLAY_NAME);
   if (displayName === "") displayName = handle === HANDLE_INVALID ? did : handle;
-  return { handle, displayName };
+  return { handle, displayName, avatarUrl };
 }
 
 /** A first guess at a username: the handle's first label, made into a valid one where possible. */
@@ -358,46 +366,120 @@ export function showSignup(deps: AtprotoLoginDeps, cookie: string | null): Respo
   });
 }
 
+/** What choosing a username came to: the account, or why not (shown next to the field). */
+type SignupOutcome =
+  | { kind: "expired" }
+  | { kind: "refused"; pending: PendingSignup; status: 400 | 409; message: string }
+  | { kind: "signed-up"; pending: PendingSignup; user: User };
+
+/**
+ * Creates the account of a pending signup with the chosen username, the one place that does
+ * (the form at /auth/signup and POST /api/signup both call it).
+ */
+function claimUsername(
+  deps: AtprotoLoginDeps,
+  cookie: string | null,
+  rawUsername: string,
+): SignupOutcome {
+  const pending = deps.pendingSignups.find(cookie);
+  if (pending === null) return { kind: "expired" };
+  const username = rawUsername.trim().toLowerCase();
+  const refused = (status: 400 | 409, message: string): SignupOutcome => ({
+    kind: "refused",
+    pending,
+    status,
+    message,
+  });
+  const problem = checkUsername(username);
+  if (problem !== null) return refused(400, problem);
+  // The DID may have finished a signup in another tab meanwhile: then that account signs in.
+  const existing = deps.users.findByDid(pending.did);
+  if (existing !== null) return { kind: "signed-up", pending, user: existing };
+  const taken = `The username "${username}" is taken. Choose another.`;
+  if (deps.users.findByUsername(username) !== null) return refused(409, taken);
+  try {
+    const user = deps.users.create({
+      did: pending.did,
+      handle: pending.handle,
+      username,
+      displayName: pending.displayName,
+      avatarUrl: pending.avatarUrl,
+    });
+    return { kind: "signed-up", pending, user };
+  } catch (error) {
+    // A concurrent signup took the name (or the DID) between our check and the insert.
+    if (!(error instanceof Error) || !/UNIQUE constraint failed/.test(error.message)) throw error;
+    const raced = deps.users.findByDid(pending.did);
+    if (raced !== null) return { kind: "signed-up", pending, user: raced };
+    return refused(409, taken);
+  }
+}
+
 /** POST /auth/signup: create the account with the chosen username and sign in. */
 export function submitSignup(
   deps: AtprotoLoginDeps,
   cookie: string | null,
   rawUsername: string,
 ): Response {
-  const pending = deps.pendingSignups.find(cookie);
-  if (pending === null) return expiredSignup(deps);
-  const username = rawUsername.trim().toLowerCase();
-  const again = (error: string, status: number) =>
-    signupPage({
-      handle: pending.handle,
-      displayName: pending.displayName,
+  const outcome = claimUsername(deps, cookie, rawUsername);
+  if (outcome.kind === "expired") return expiredSignup(deps);
+  if (outcome.kind === "refused") {
+    return signupPage({
+      handle: outcome.pending.handle,
+      displayName: outcome.pending.displayName,
       username: rawUsername.slice(0, 100),
-      error,
-      status,
+      error: outcome.message,
+      status: outcome.status,
     });
-  const problem = checkUsername(username);
-  if (problem !== null) return again(problem, 400);
-  // The DID may have finished a signup in another tab meanwhile: then that account signs in.
-  const existing = deps.users.findByDid(pending.did);
-  if (existing !== null) return finishSignup(deps, pending, existing);
-  if (deps.users.findByUsername(username) !== null)
-    return again(`The username "${username}" is taken. Choose another.`, 409);
-  let user: User;
-  try {
-    user = deps.users.create({
-      did: pending.did,
-      handle: pending.handle,
-      username,
-      displayName: pending.displayName,
-    });
-  } catch (error) {
-    // A concurrent signup took the name (or the DID) between our check and the insert.
-    if (!(error instanceof Error) || !/UNIQUE constraint failed/.test(error.message)) throw error;
-    const raced = deps.users.findByDid(pending.did);
-    if (raced !== null) return finishSignup(deps, pending, raced);
-    return again(`The username "${username}" is taken. Choose another.`, 409);
   }
-  return finishSignup(deps, pending, user);
+  return finishSignup(deps, outcome.pending, outcome.user);
+}
+
+/**
+ * POST /api/signup `{ username }`: the same as the form, answered in the management API's JSON
+ * shape. The session cookie is set on this answer; `location` says where the form would have
+ * gone.
+ */
+export function submitSignupJson(
+  deps: AtprotoLoginDeps,
+  cookie: string | null,
+  rawUsername: string,
+): Response {
+  const outcome = claimUsername(deps, cookie, rawUsername);
+  if (outcome.kind === "expired") {
+    const response = jsonError(
+      401,
+      "signup_expired",
+      "no sign-up is in progress in this browser, or it is more than 15 minutes old: sign in with Bluesky again",
+    );
+    response.headers.append("set-cookie", deps.signupCookie.clear());
+    return response;
+  }
+  if (outcome.kind === "refused")
+    return jsonError(
+      outcome.status,
+      outcome.status === 409 ? "username_taken" : "invalid_username",
+      outcome.message,
+    );
+  const signedIn = finishSignup(deps, outcome.pending, outcome.user);
+  const { user } = outcome;
+  const response = jsonResponse(
+    {
+      user: {
+        did: user.did,
+        handle: user.handle,
+        username: user.username,
+        display_name: user.displayName,
+        avatar_url: user.avatarUrl,
+      },
+      location: signedIn.headers.get("location") ?? "/",
+    },
+    201,
+    { "cache-control": "no-store" },
+  );
+  for (const cookie of signedIn.headers.getSetCookie())
+    response.headers.append("set-cookie", cookie);
+  return response;
 }
 
 /** Usernames follow the slug rules (wikis/slug.ts): DNS-label shaped, minus reserved names. */

@@ -39,12 +39,33 @@ function errorBlock(id: string, error: string | null): string {
   return error === null ? "" : `<p class="error" id="${id}" role="alert">${escapeHtml(error)}</p>`;
 }
 
+/** A button to sign in another way (GitHub, Google): a form post to `path`. */
+export interface OtherSignIn {
+  path: string;
+  label: string;
+}
+
+function otherSignInForms(others: readonly OtherSignIn[], returnField: string): string {
+  if (others.length === 0) return "";
+  const forms = others
+    .map(
+      (other) =>
+        `<form method="post" action="${escapeHtml(other.path)}">${returnField}<button type="submit">${escapeHtml(other.label)}</button></form>`,
+    )
+    .join("\n");
+  return `\n<h2>Or sign in another way</h2>
+<p class="hint">Works once you have linked that account from your account page.</p>
+${forms}`;
+}
+
 /** The sign-in form: a Bluesky handle, and where to go afterwards (kept, already validated). */
 export function loginPage(options: {
   handle?: string;
   returnTo: string | null;
   error?: string | null;
   status?: number;
+  /** Other enabled providers, shown as buttons under the form. */
+  otherSignIns?: readonly OtherSignIn[];
 }): Response {
   const error = options.error ?? null;
   const described = error === null ? "handle-hint" : "handle-hint handle-error";
@@ -61,7 +82,7 @@ export function loginPage(options: {
 <input type="text" id="handle" name="handle" required autocomplete="username" autocapitalize="none" spellcheck="false" autofocus aria-describedby="${described}"${error === null ? "" : ' aria-invalid="true"'} value="${escapeHtml(options.handle ?? "")}">
 ${errorBlock("handle-error", error)}${returnField}
 <button type="submit">Sign in</button>
-</form>`,
+</form>${otherSignInForms(options.otherSignIns ?? [], returnField)}`,
   );
   return htmlResponse(html, options.status ?? 200);
 }

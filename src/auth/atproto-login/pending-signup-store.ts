@@ -16,6 +16,7 @@ export interface PendingSignup {
   did: string;
   handle: string;
   displayName: string;
+  avatarUrl: string | null;
   returnTo: string | null;
   expiresAt: number;
 }
@@ -26,6 +27,7 @@ interface PendingSignupRow {
   did: string;
   handle: string;
   display_name: string;
+  avatar_url: string | null;
   return_to: string | null;
   expires_at: number;
 }
@@ -40,8 +42,9 @@ export class PendingSignupStore {
     this.db.query("DELETE FROM pending_signups WHERE expires_at <= ?").run(now);
     this.db
       .query(
-        `INSERT INTO pending_signups (id, secret_hash, did, handle, display_name, return_to, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO pending_signups
+           (id, secret_hash, did, handle, display_name, avatar_url, return_to, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         minted.id,
@@ -49,6 +52,7 @@ export class PendingSignupStore {
         fields.did,
         fields.handle,
         fields.displayName,
+        fields.avatarUrl,
         fields.returnTo,
         now + PENDING_SIGNUP_LIFETIME_SECONDS,
       );
@@ -72,6 +76,7 @@ export class PendingSignupStore {
       did: row.did,
       handle: row.handle,
       displayName: row.display_name,
+      avatarUrl: row.avatar_url,
       returnTo: row.return_to,
       expiresAt: row.expires_at,
     };

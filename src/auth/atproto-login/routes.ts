@@ -6,42 +6,24 @@
  */
 import { Elysia } from "elysia";
 import { jsonError, jsonResponse } from "../../http/json.ts";
+import { signInStartLimits } from "../../http/rate-limit.ts";
+import { clientKeyOf } from "../../http/request-context.ts";
 import { errorFields } from "../../lib/log.ts";
+import { validReturnTo } from "../session/handoff.ts";
 import { cookiePolicyFor, readCookie, sessionOrigin } from "../session/session-cookie.ts";
+import { isCrossSiteForm, readSignInForm } from "../session/sign-in-form.ts";
 import {
   type AtprotoLoginDeps,
   finishLogin,
   showSignup,
   startLogin,
   submitSignup,
-  validReturnTo,
+  submitSignupJson,
 } from "./login-flow.ts";
 import { CLIENT_METADATA_PATH, JWKS_PATH } from "./oauth-client.ts";
-import { failurePage, loginPage } from "./pages.ts";
-
-const MAX_FORM_BYTES = 8 * 1024;
+import { failurePage, loginPage, type OtherSignIn } from "./pages.ts";
 
 export type { AtprotoLoginDeps };
-
-/** The form fields of a urlencoded POST body, or null when it is not one or is too large. */
-async function readForm(request: Request): Promise<URLSearchParams | null> {
-  const type = request.headers.get("content-type") ?? "";
-  if (!type.toLowerCase().startsWith("application/x-www-form-urlencoded")) return null;
-  const text = await request.text();
-  if (text.length > MAX_FORM_BYTES) return null;
-  return new URLSearchParams(text);
-}
-
-/**
- * Cross-site form posts are refused: a browser always sends Origin on a POST, and ours is the
- * session origin (the apex, or 127.0.0.1:{port} in loopback development). Tools without Origin
- * (curl) carry no ambient cookies of a victim, so they may pass.
- */
-function crossSite(request: Request, publicUrl: URL): boolean {
-  const origin = request.headers.get("origin");
-  if (origin === null) return request.headers.get("sec-fetch-site") === "cross-site";
-  return origin !== sessionOrigin(publicUrl) && origin !== publicUrl.origin;
-}
 
 function refusedCrossSite(): Response {
   return failurePage({
@@ -61,8 +43,38 @@ function badForm(): Response {
   });
 }
 
-export function atprotoLoginRoutes(deps: AtprotoLoginDeps) {
+/** POST /api/signup's work, for the management API to call (src/manage/signup.ts). */
+export function signupJsonHandler(deps: AtprotoLoginDeps) {
+  const policy = cookiePolicyFor(deps.handoff.publicUrl);
+  return (request: Request, username: string): Response =>
+    submitSignupJson(deps, readCookie(request, "signup", policy), username);
+}
+
+function tooManyAttempts(
+  deps: AtprotoLoginDeps,
+  handle: string,
+  returnTo: string | null,
+  refused: { retryAfterSeconds: number },
+): Response {
+  const response = loginPage({
+    handle,
+    returnTo,
+    otherSignIns: deps.otherSignIns,
+    status: 429,
+    error: `Too many sign-in attempts from your network. Wait ${refused.retryAfterSeconds} seconds and try again.`,
+  });
+  response.headers.set("retry-after", String(refused.retryAfterSeconds));
+  return response;
+}
+
+/** `otherSignIns`: buttons for the enabled GitHub / Google sign-in (src/auth/provider-login/). */
+export function atprotoLoginRoutes(
+  loginDeps: AtprotoLoginDeps,
+  otherSignIns: readonly OtherSignIn[] = [],
+) {
+  const deps: AtprotoLoginDeps = { ...loginDeps, otherSignIns };
   const { publicUrl } = deps.handoff;
+  const admitStart = signInStartLimits();
   const policy = cookiePolicyFor(publicUrl);
   const home = new URL(sessionOrigin(publicUrl));
   /** Unexpected errors are logged and answered with a page, never a stack trace or JSON. */
@@ -106,16 +118,20 @@ export function atprotoLoginRoutes(deps: AtprotoLoginDeps) {
         }
         return loginPage({
           returnTo: validReturnTo(deps.handoff, url.searchParams.get("return_to")),
+          otherSignIns,
         });
       })
       .post(
         "/auth/login",
         ({ request }) =>
           guarded("login", async () => {
-            if (crossSite(request, publicUrl)) return refusedCrossSite();
-            const form = await readForm(request);
+            if (isCrossSiteForm(request, publicUrl)) return refusedCrossSite();
+            const form = await readSignInForm(request);
             if (form === null) return badForm();
             const returnTo = validReturnTo(deps.handoff, form.get("return_to"));
+            const admitted = admitStart(clientKeyOf(request));
+            if (!admitted.ok)
+              return tooManyAttempts(deps, form.get("handle") ?? "", returnTo, admitted);
             return startLogin(deps, form.get("handle") ?? "", returnTo);
           }),
         { parse: "none" },
@@ -130,8 +146,8 @@ export function atprotoLoginRoutes(deps: AtprotoLoginDeps) {
         "/auth/signup",
         ({ request }) =>
           guarded("signup", async () => {
-            if (crossSite(request, publicUrl)) return refusedCrossSite();
-            const form = await readForm(request);
+            if (isCrossSiteForm(request, publicUrl)) return refusedCrossSite();
+            const form = await readSignInForm(request);
             if (form === null) return badForm();
             return submitSignup(
               deps,

@@ -55,6 +55,22 @@ export function safeReturnPath(raw: string | null): string {
 
 const SAME_HOST = "http://same-host.invalid";
 
+/**
+ * Where to go after signing in: an absolute URL on one of our wiki hosts, or a path on the apex;
+ * anything else (other hosts, "//evil", "javascript:") is dropped. completeSignIn checks again.
+ * Every sign-in (Bluesky, GitHub, Google) keeps `return_to` through this one check.
+ */
+export function validReturnTo(deps: HandoffDeps, raw: string | null): string | null {
+  if (raw === null || raw === "") return null;
+  const wiki = resolveWikiUrl(deps, raw);
+  if (wiki !== null) return `${wiki.origin}${wiki.path}`;
+  if (raw.startsWith("/")) {
+    const path = safeReturnPath(raw);
+    return path === "/" && raw !== "/" ? null : path;
+  }
+  return null;
+}
+
 /** An absolute URL on one of our wiki hosts, split into the wiki and the path to return to. */
 export function resolveWikiUrl(
   deps: HandoffDeps,

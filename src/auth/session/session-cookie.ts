@@ -20,7 +20,9 @@ export type CookieKind =
   /** "Checked with the apex, not signed in": stops a public wiki from bouncing every page. */
   | "checked"
   /** A new Bluesky account choosing its username (`signup_…`, atproto-login). */
-  | "signup";
+  | "signup"
+  /** The OAuth state of a GitHub / Google sign-in in flight (`pstate_…`, provider-login). */
+  | "provider-state";
 
 const BASE_NAMES: Record<CookieKind, string> = {
   "apex-session": "wb_session",
@@ -28,6 +30,7 @@ const BASE_NAMES: Record<CookieKind, string> = {
   "handoff-state": "wb_handoff",
   checked: "wb_checked",
   signup: "wb_signup",
+  "provider-state": "wb_provider_state",
 };
 
 /** Every cookie name we may set, so the proxy can keep them away from Otterwiki. */

@@ -9,9 +9,12 @@ import { type HandoffDeps, resolveWikiUrl, safeReturnPath } from "./handoff.ts";
 import { SESSION_LIFETIME_SECONDS } from "./session.ts";
 import { cookiePolicyFor, serializeCookie, sessionOrigin } from "./session-cookie.ts";
 
+/** The management app on the apex (DESIGN §2), where a sign-in with nowhere else to go ends. */
+export const APP_PATH = "/app/";
+
 /**
- * Creates the session and answers with a 302 to `returnTo` (a wiki URL of ours or an apex path;
- * anything else goes to the apex root) carrying the session cookie.
+ * Creates the session and answers with a 302 to `returnTo` (a wiki URL of ours or an apex path)
+ * carrying the session cookie. Without one the person lands in the app.
  */
 export function completeSignIn(
   deps: HandoffDeps,
@@ -23,7 +26,7 @@ export function completeSignIn(
   const location =
     wikiTarget !== null
       ? `${wikiTarget.origin}${wikiTarget.path}`
-      : `${sessionOrigin(deps.publicUrl)}${safeReturnPath(returnTo)}`;
+      : `${sessionOrigin(deps.publicUrl)}${returnTo === null ? APP_PATH : safeReturnPath(returnTo)}`;
   const headers = new Headers({ location, "cache-control": "no-store" });
   headers.append(
     "set-cookie",
