@@ -179,3 +179,82 @@ ALTER TABLE pending_signups ADD COLUMN avatar_url TEXT;
 -- A role granted by handle through the app is keyed by the DID the handle resolved to; the
 -- handle is kept beside it for display (and for removing the grant by the name it was given).
 ALTER TABLE pending_grants ADD COLUMN handle TEXT;
+
+-- migration: 6
+-- The OAuth 2.1 authorization server of each wiki (issue 10, DESIGN §2: every wiki is its own
+-- issuer). Every secret (client secrets, request handles, codes, tokens) is kept only as the
+-- SHA-256 of a 256-bit random value (src/lib/prefixed-token.ts); ids are not secrets.
+
+-- Clients registered at one wiki's issuer (RFC 7591). Public clients have no secret.
+CREATE TABLE oauth_clients (
+  id TEXT PRIMARY KEY,
+  wiki_id INTEGER NOT NULL REFERENCES wikis(id) ON DELETE CASCADE,
+  secret_hash BLOB,
+  auth_method TEXT NOT NULL
+    CHECK (auth_method IN ('none', 'client_secret_post', 'client_secret_basic')),
+  name TEXT NOT NULL,
+  -- JSON array of the exact redirect URIs registered (loopback ones match on any port).
+  redirect_uris TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER
+) STRICT;
+CREATE INDEX oauth_clients_by_wiki ON oauth_clients(wiki_id);
+CREATE INDEX oauth_clients_by_use ON oauth_clients(coalesce(last_used_at, created_at));
+
+-- A validated authorization request waiting for the person's decision (sign-in, consent).
+CREATE TABLE oauth_requests (
+  id TEXT PRIMARY KEY,
+  secret_hash BLOB NOT NULL,
+  wiki_id INTEGER NOT NULL REFERENCES wikis(id) ON DELETE CASCADE,
+  client_id TEXT NOT NULL REFERENCES oauth_clients(id) ON DELETE CASCADE,
+  -- JSON: redirect_uri, state, code_challenge, scope, resource.
+  params TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX oauth_requests_by_expiry ON oauth_requests(expires_at);
+
+-- What a person allowed one client on one wiki; codes and tokens hang off it, so revoking the
+-- grant cuts them all. One live grant per (wiki, user, client).
+CREATE TABLE oauth_grants (
+  id TEXT PRIMARY KEY,
+  wiki_id INTEGER NOT NULL REFERENCES wikis(id) ON DELETE CASCADE,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  client_id TEXT NOT NULL REFERENCES oauth_clients(id) ON DELETE CASCADE,
+  -- Space-separated granted scopes (wiki:read, wiki:write).
+  scope TEXT NOT NULL,
+  -- The audience: the wiki's MCP URL (RFC 8707).
+  resource TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER,
+  revoked_at INTEGER
+) STRICT;
+CREATE INDEX oauth_grants_by_wiki ON oauth_grants(wiki_id, revoked_at);
+CREATE INDEX oauth_grants_by_user ON oauth_grants(user_id, revoked_at);
+CREATE INDEX oauth_grants_by_party ON oauth_grants(wiki_id, user_id, client_id);
+
+-- Authorization codes: single use, short-lived, bound to the redirect URI and PKCE challenge.
+CREATE TABLE oauth_codes (
+  id TEXT PRIMARY KEY,
+  secret_hash BLOB NOT NULL,
+  grant_id TEXT NOT NULL REFERENCES oauth_grants(id) ON DELETE CASCADE,
+  redirect_uri TEXT NOT NULL,
+  code_challenge TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at INTEGER
+) STRICT;
+CREATE INDEX oauth_codes_by_grant ON oauth_codes(grant_id);
+
+-- Access and refresh tokens. Refresh tokens rotate: the newest is 'active', the one before it
+-- 'previous' (a lost response may be retried once), older ones 'retired' (presenting one
+-- revokes the grant: reuse detection).
+CREATE TABLE oauth_tokens (
+  id TEXT PRIMARY KEY,
+  secret_hash BLOB NOT NULL,
+  grant_id TEXT NOT NULL REFERENCES oauth_grants(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+  state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'previous', 'retired')),
+  expires_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX oauth_tokens_by_grant ON oauth_tokens(grant_id, kind, state);
+CREATE INDEX oauth_tokens_by_expiry ON oauth_tokens(expires_at);

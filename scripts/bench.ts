@@ -2,13 +2,16 @@
  * `bun run bench [--quick] [--only a,b]`: prints throughput, p50/p99 latency and peak RSS for the
  * hot paths, with reference figures measured in the same run. Nothing here asserts a timing.
  */
+
+import { benchEmbedding, printEmbeddingFigures } from "./bench/embedding.ts";
 import { benchGit, benchPushRules, describePushRules } from "./bench/git.ts";
 import { benchMcp } from "./bench/mcp.ts";
+import { benchOAuthFlow } from "./bench/oauth.ts";
 import { benchPageStore } from "./bench/page-store.ts";
 import { benchSearch } from "./bench/search.ts";
 import { benchSessionCheck, benchSignIn } from "./bench/sign-in.ts";
 import { peakRssMiB, percentile, printTable } from "./bench/stats.ts";
-import { benchTokenVerification } from "./bench/tokens.ts";
+import { benchBearerChecks, benchTokenVerification } from "./bench/tokens.ts";
 import { benchWiki } from "./bench/wiki.ts";
 
 const SECTIONS = [
@@ -20,6 +23,8 @@ const SECTIONS = [
   "push-rules",
   "wiki",
   "sign-in",
+  "oauth",
+  "embedding",
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -65,6 +70,17 @@ if (runs("tokens")) {
   const verification = benchTokenVerification(quick ? 5_000 : 100_000);
   console.log(
     `${verification.perSecond.toFixed(0)} verifications/s, p50 ${verification.p50Micros.toFixed(1)} µs, p99 ${verification.p99Micros.toFixed(1)} µs`,
+  );
+  console.log(
+    "\n## Bearer check (in process: token, user and role; wiki token vs OAuth access token, alternating)",
+  );
+  const checks = benchBearerChecks(quick ? 10_000 : 200_000);
+  const line = (figures: typeof checks.wikiToken) =>
+    `${figures.perSecond.toFixed(0)}/s, p50 ${figures.p50Micros.toFixed(1)} µs, p99 ${figures.p99Micros.toFixed(1)} µs`;
+  console.log(`wiki token:         ${line(checks.wikiToken)}`);
+  console.log(`OAuth access token: ${line(checks.oauthToken)}`);
+  console.log(
+    `OAuth ÷ wiki token: p50 ${(checks.oauthToken.p50Micros / checks.wikiToken.p50Micros).toFixed(2)}×, p99 ${(checks.oauthToken.p99Micros / checks.wikiToken.p99Micros).toFixed(2)}×`,
   );
 }
 
@@ -169,6 +185,18 @@ if (runs("sign-in")) {
       `of which our callback answer (identity checks, profile read, session): p50 ${percentile(server, 0.5).toFixed(0)} ms, max ${(server.at(-1) ?? 0).toFixed(0)} ms`,
     );
   }
+}
+
+if (runs("oauth")) {
+  console.log(
+    "\n## OAuth authorization-code flow without the human step (register → authorize → Allow → token, over HTTP)",
+  );
+  printTable([await benchOAuthFlow(quick)]);
+}
+
+if (runs("embedding")) {
+  console.log("\n## Embedding model (fp32 vs int8, same texts, one child process each)");
+  printEmbeddingFigures(await benchEmbedding({ quick }));
 }
 
 console.log(`\npeak RSS: ${peakRssMiB().toFixed(1)} MiB`);

@@ -1,24 +1,28 @@
 /**
  * One-time (and idempotent) set-up run by `bun install` and before `bun run start`: the
- * Otterwiki virtualenv, and with --test-tools (from `bun install`) Chromium for the browser
- * tests. Keys and the database are made by the server on first start.
- * Usage: bun scripts/setup.ts [--quiet] [--test-tools]
+ * Otterwiki virtualenv, the embedding model in .models/ (with --install-model, from `bun run
+ * start`, also placed into MODEL_DIR), and with --test-tools (from `bun install`) Chromium for the
+ * browser tests. Keys and the database are made by the server on first start.
+ * Usage: bun scripts/setup.ts [--quiet] [--test-tools] [--install-model]
  */
 import { resolve } from "node:path";
+import { readConfig } from "../src/config/config.ts";
 import { ensureChromium } from "./setup/chromium.ts";
+import { ensureModel } from "./setup/model.ts";
 import { ensureOtterwiki } from "./setup/otterwiki.ts";
 import { ensurePds } from "./setup/pds.ts";
 
 const args = new Set(Bun.argv.slice(2));
 if (args.has("--help") || args.has("-h")) {
   console.log(
-    "usage: bun scripts/setup.ts [--quiet] [--test-tools]\n\nCreates .venv with the pinned Otterwiki and gunicorn (fast when already done).\n--test-tools also installs Debian's Chromium for the browser tests when missing (needs root and apt-get)\nand the local PLC + PDS for the Sign in with Bluesky tests into .pds/ (npm; a few minutes once).",
+    "usage: bun scripts/setup.ts [--quiet] [--test-tools] [--install-model]\n\nCreates .venv with the pinned Otterwiki and gunicorn and .models/ with the embedding model (fast when already done).\n--install-model also places the model into MODEL_DIR (default $DATA_DIR/models) for the server.\n--test-tools also installs Debian's Chromium for the browser tests when missing (needs root and apt-get)\nand the local PLC + PDS for the Sign in with Bluesky tests into .pds/ (npm; a few minutes once).",
   );
   process.exit(0);
 }
 const quiet = args.has("--quiet");
 // `bun install` (postinstall) also readies what the tests need; `bun run start` does not.
 const withTestTools = args.has("--test-tools");
+const installModel = args.has("--install-model");
 
 /**
  * The browser tests need Debian's Chromium. Where we may install it (root with apt-get, as on a
@@ -44,7 +48,15 @@ async function ensureTestTools(): Promise<void> {
 const projectDir = resolve(import.meta.dir, "..");
 const started = performance.now();
 try {
-  await ensureOtterwiki({ projectDir, quiet });
+  const otterwiki = await ensureOtterwiki({ projectDir, quiet });
+  // Like Chromium: without the model only semantic search is missing, so only CI stops here.
+  try {
+    const modelDir = installModel ? readConfig(Bun.env).modelDir : null;
+    await ensureModel({ projectDir, python: otterwiki.python, quiet, modelDir });
+  } catch (error) {
+    if (Bun.env.CI === "true") throw error;
+    console.warn(`setup: ${error instanceof Error ? error.message : String(error)}`);
+  }
   if (withTestTools) await ensureTestTools();
 } catch (error) {
   console.error(`setup: ${error instanceof Error ? error.message : String(error)}`);

@@ -15,6 +15,8 @@ describe("classifyWikiPath", () => {
     ["/authorize", "oauth"],
     ["/token", "oauth"],
     ["/register", "oauth"],
+    ["/.well-known/openid-configuration", "oauth"],
+    ["/.well-known/openid-configurationx", "browser"],
     ["/repo.git/info/refs", "git"],
     ["/repo.git", "git"],
     ["/repo.gitx", "browser"],

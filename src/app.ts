@@ -51,7 +51,14 @@ export function classifyWikiPath(path: string): WikiPathKind {
   ) {
     return "mcp";
   }
-  if (under("/oauth") || path === "/authorize" || path === "/token" || path === "/register")
+  if (
+    under("/oauth") ||
+    path === "/authorize" ||
+    path === "/token" ||
+    path === "/register" ||
+    // OIDC discovery, which some OAuth clients probe before RFC 8414 (notes/mcp-and-oauth.md §2).
+    path === "/.well-known/openid-configuration"
+  )
     return "oauth";
   if (under("/repo.git")) return "git";
   return "browser";

@@ -10,6 +10,8 @@ import { createHandleLookup } from "./auth/atproto-login/handle-lookup.ts";
 import { createHardenedFetch } from "./auth/atproto-login/hardened-fetch.ts";
 import { buildAtprotoLogin } from "./auth/atproto-login/login-deps.ts";
 import { signupJsonHandler } from "./auth/atproto-login/routes.ts";
+import { OAuthAccessTokenStore } from "./auth/oauth-access-token.ts";
+import { OAuthGrantStore } from "./auth/oauth-grant-store.ts";
 import { buildProviderLogin } from "./auth/provider-login/provider-login-deps.ts";
 import type { HandoffDeps } from "./auth/session/handoff.ts";
 import { SessionService } from "./auth/session/session.ts";
@@ -25,6 +27,12 @@ import { buildWebApp } from "./http/web-app.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 import { createManageHandler } from "./manage/routes.ts";
 import { createMcpHandler } from "./mcp/handler.ts";
+import {
+  authorizationServerMetadataHandler,
+  authorizationServersOf,
+  createOAuthHandler,
+  startOAuthSweeps,
+} from "./oauth/routes.ts";
 import { PageStore } from "./pages/page-store.ts";
 import { WriteGate } from "./pages/write-gate.ts";
 import { createBrowserHandler } from "./wiki/browser-handler.ts";
@@ -66,6 +74,8 @@ export function openStores(dataDir: string) {
     wikis,
     tokens: new WikiTokenStore(db),
     pendingGrants: new PendingGrantStore(db),
+    oauthTokens: new OAuthAccessTokenStore(db),
+    oauthGrants: new OAuthGrantStore(db),
     gate,
     pages,
   };
@@ -167,6 +177,7 @@ export async function startServer(
     claimPendingGrants: (user) => claimPendingGrants(stores, user),
   });
   const webApp = await buildWebApp(resolve(import.meta.dir, "..", "public"));
+  const stopOAuthSweeps = startOAuthSweeps({ ...stores, logger });
   const app = createApp({
     ...stores,
     sessions,
@@ -179,11 +190,16 @@ export async function startServer(
         logger,
         maxBodyBytes: config.maxBodyBytes,
         sessionKey: deriveKey(secrets, "mcp-client-session"),
-        // TODO(oauth issue): the wiki's issuer, once its authorization server answers.
-        authorizationServers: () => [],
-        authorizationServerMetadata: null,
+        authorizationServers: authorizationServersOf(publicUrl),
+        authorizationServerMetadata: authorizationServerMetadataHandler(publicUrl),
       }),
-      oauth: null,
+      oauth: createOAuthHandler({
+        ...stores,
+        sessions,
+        publicUrl,
+        csrfKey: deriveKey(secrets, "oauth-consent-csrf"),
+        logger,
+      }),
       git: createGitHandler({
         ...stores,
         dataDir,
@@ -228,6 +244,7 @@ export async function startServer(
     async stop() {
       if (stopping) return;
       stopping = true;
+      stopOAuthSweeps();
       await server.stop();
       await gate.close();
       await pool.close();

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { OAuthGrantStore } from "../src/auth/oauth-grant-store.ts";
 import { UserStore } from "../src/auth/user-store.ts";
 import { WikiTokenStore } from "../src/auth/wiki-token.ts";
 import { grantRole } from "../src/wikis/members.ts";
@@ -187,6 +188,7 @@ describe("roles granted before the first sign-in", () => {
       wikis: new WikiStore(db),
       tokens: new WikiTokenStore(db),
       pendingGrants: new PendingGrantStore(db),
+      oauthGrants: new OAuthGrantStore(db),
     };
     grantRole(stores, OPERATOR, "lab", { kind: "handle", handle: "gina.test" }, "viewer");
     const { context, page } = await freshPage();

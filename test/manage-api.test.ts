@@ -698,6 +698,10 @@ describe("/api/openapi.json", () => {
         "GET /api/wikis/{slug}/tokens",
         "POST /api/wikis/{slug}/tokens",
         "DELETE /api/wikis/{slug}/tokens/{id}",
+        "GET /api/wikis/{slug}/connections",
+        "DELETE /api/wikis/{slug}/connections/{id}",
+        "GET /api/me/connections",
+        "DELETE /api/me/connections/{id}",
       ].sort(),
     );
     const dereferenced = (await SwaggerParser.dereference(

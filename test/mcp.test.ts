@@ -296,11 +296,15 @@ describe("the bearer gate", () => {
       bearer_methods_supported: ["header"],
     });
     const root = await fetch(`${t.wikiOrigin("demo")}/.well-known/oauth-protected-resource`);
-    expect(await root.json()).toMatchObject({ resource: t.wikiOrigin("demo") });
+    expect(await root.json()).toMatchObject({
+      resource: t.wikiOrigin("demo"),
+      authorization_servers: [t.wikiOrigin("demo")],
+    });
+    // The wiki is its own issuer (test/oauth-server.test.ts covers the document).
     const asMetadata = await fetch(
       `${t.wikiOrigin("demo")}/.well-known/oauth-authorization-server`,
     );
-    expect(asMetadata.status).toBe(404);
+    expect(await asMetadata.json()).toMatchObject({ issuer: t.wikiOrigin("demo") });
   });
 
   test("a body over the limit and a body that is not JSON are refused", async () => {

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchChromium, signedInContext } from "./support/browser.ts";
+import { accessTokenState, connectApp, grantState } from "./support/connected-app.ts";
 import { startGitHubStandin } from "./support/github-standin.ts";
 import { mcpInitializeStatus } from "./support/mcp.ts";
 import { addUser, startTestServer, type TestServer, testDid } from "./support/server.ts";
@@ -525,6 +526,158 @@ describe("account", () => {
   });
 
   test("no page ever reported a CSP violation", () => {
+    expect(cspViolations).toEqual([]);
+  });
+});
+
+describe("connected apps", () => {
+  let sam: SignedIn;
+
+  beforeAll(async () => {
+    await t.adminJson("create-wiki", "--slug", "apps-lab", "--owner", "olive", "--name", "Apps");
+    await t.adminJson("grant", "--wiki", "apps-lab", "--user", "sam", "--role", "editor");
+    await t.adminJson("create-wiki", "--slug", "apps-garden", "--owner", "sam", "--name", "Garden");
+    await t.adminJson("grant", "--wiki", "apps-garden", "--user", "olive", "--role", "viewer");
+    sam = signIn(t, "sam");
+  });
+
+  const section = (page: Page, name: string) => page.getByRole("region", { name, exact: true });
+  const rows = (page: Page, name: string) => section(page, name).locator("tbody tr");
+
+  test("the owner sees everyone's apps in words; a member sees only their own", async () => {
+    const hourAgo = Math.floor(Date.now() / 1000) - 3600;
+    connectApp(t, { slug: "apps-lab", username: "olive", createdAt: hourAgo });
+    connectApp(t, {
+      slug: "apps-lab",
+      username: "sam",
+      clientName: "Claude Code",
+      redirectUri: "http://127.0.0.1:33418/callback",
+      scopes: ["wiki:read"],
+      createdAt: hourAgo - 60,
+      lastUsedAt: hourAgo,
+    });
+    const page = await openApp(olive, "/app/wikis/apps-lab");
+    const apps = section(page, "Connected apps");
+    await apps.waitFor();
+    expect(await rows(page, "Connected apps").count()).toBe(2);
+    const own = apps.locator("tr", { hasText: "Olive Owner" });
+    expect(await own.locator("td").allTextContents()).toEqual([
+      "Claude (claude.ai)",
+      "Olive Owner (you)",
+      "read and write",
+      expect.any(String),
+      "never",
+      "Revoke",
+    ]);
+    const sams = apps.locator("tr", { hasText: "Sam Sampler" });
+    const cells = await sams.locator("td").allTextContents();
+    expect(cells.slice(0, 3)).toEqual(["Claude Code (127.0.0.1)", "Sam Sampler", "read"]);
+    expect(cells[4]).not.toBe("never");
+    await apps.getByRole("button", { name: "Revoke Claude for Olive Owner" }).waitFor();
+    await apps.getByRole("button", { name: "Revoke Claude Code for Sam Sampler" }).waitFor();
+
+    const member = await openApp(sam, "/app/wikis/apps-lab");
+    await section(member, "Connected apps").waitFor();
+    expect(await rows(member, "Connected apps").count()).toBe(1);
+    expect(await rows(member, "Connected apps").first().textContent()).toContain("Claude Code");
+    expect(await member.getByRole("button", { name: /^Revoke Claude for/ }).count()).toBe(0);
+  });
+
+  test("an app's name is shown as text, never as HTML", async () => {
+    const evil = connectApp(t, {
+      slug: "apps-lab",
+      username: "olive",
+      clientName: '<img src=x onerror="window.pwned=1">Evil',
+    });
+    const page = await openApp(olive, "/app/wikis/apps-lab");
+    const apps = section(page, "Connected apps");
+    await apps.locator("tr", { hasText: "<img src=x" }).waitFor();
+    expect(await apps.locator("img").count()).toBe(0);
+    expect(await page.evaluate(() => Reflect.get(window, "pwned"))).toBeUndefined();
+    const revoked = await apiAs(olive, "DELETE", `/api/wikis/apps-lab/connections/${evil.grantId}`);
+    expect(revoked.status).toBe(200);
+  });
+
+  test("the owner revokes a member's app: the row goes, and so do the grant and its tokens", async () => {
+    const doomed = connectApp(t, { slug: "apps-lab", username: "sam", clientName: "Doomed Bot" });
+    const page = await openApp(olive, "/app/wikis/apps-lab");
+    const apps = section(page, "Connected apps");
+    const revoke = apps.getByRole("button", { name: "Revoke Doomed Bot for Sam Sampler" });
+    await revoke.click();
+    await apps.locator("tr", { hasText: "Doomed Bot" }).waitFor({ state: "detached" });
+    await page.locator("#connections-heading:focus").waitFor();
+    expect(grantState(t, doomed.grantId)).toEqual({ tokens: 0, revoked: true });
+    expect(accessTokenState(t, doomed.accessToken)).not.toBe("valid");
+    const listed = await apiAs(olive, "GET", "/api/wikis/apps-lab/connections");
+    const names = listed.body.connections.map((c: { client: { name: string } }) => c.client.name);
+    expect(names.sort()).toEqual(["Claude", "Claude Code"]);
+  });
+
+  test("with nothing connected the section says how to connect Claude", async () => {
+    const page = await openApp(sam, "/app/wikis/apps-garden");
+    const apps = section(page, "Connected apps");
+    await apps.waitFor();
+    expect(await apps.locator("table").isHidden()).toBe(true);
+    const words = await apps.locator(".empty").textContent();
+    expect(words).toContain("No apps are connected to this wiki yet.");
+    expect(words).toContain(`http://apps-garden.localhost:${t.port}/mcp`);
+    expect(words).toContain("Add custom connector");
+
+    const member = await openApp(olive, "/app/wikis/apps-garden");
+    await section(member, "Connected apps")
+      .getByText("You have not connected any apps to this wiki.")
+      .waitFor();
+  });
+
+  test("the account page lists your apps on every wiki and revokes one", async () => {
+    const garden = connectApp(t, {
+      slug: "apps-garden",
+      username: "olive",
+      clientName: "Garden Bot",
+      redirectUri: "https://bot.example.org/cb",
+    });
+    const page = await openApp(olive, "/app/account");
+    const mine = section(page, "Your connected apps");
+    await mine.waitFor();
+    // Olive's Claude on apps-lab and Garden Bot on apps-garden; not Sam's Claude Code.
+    expect(await rows(page, "Your connected apps").count()).toBe(2);
+    const row = mine.locator("tr", { hasText: "Garden Bot" });
+    expect(await row.getByRole("link", { name: "Garden" }).getAttribute("href")).toBe(
+      "/app/wikis/apps-garden",
+    );
+    expect(await mine.textContent()).not.toContain("Claude Code");
+    await mine.getByRole("button", { name: "Revoke Garden Bot on Garden" }).click();
+    await row.waitFor({ state: "detached" });
+    await page.locator("#my-connections-heading:focus").waitFor();
+    expect(grantState(t, garden.grantId)).toEqual({ tokens: 0, revoked: true });
+    const listed = await apiAs(olive, "GET", "/api/me/connections");
+    expect(listed.body.connections.map((c: { wiki: { slug: string } }) => c.wiki.slug)).toEqual([
+      "apps-lab",
+    ]);
+
+    const empty = await openApp(vera, "/app/account");
+    await section(empty, "Your connected apps")
+      .getByText("You have not connected any apps to your wikis.")
+      .waitFor();
+  });
+
+  test("a refused revoke is said inline on its row", async () => {
+    const page = await openApp(olive, "/app/wikis/apps-lab");
+    const apps = section(page, "Connected apps");
+    const row = apps.locator("tr", { hasText: "Claude Code" });
+    await row.waitFor();
+    // Revoked elsewhere meanwhile: the app's answer is 404, shown on the row.
+    const sams = await apiAs(sam, "GET", "/api/me/connections");
+    const id: string = sams.body.connections.find(
+      (c: { client: { name: string } }) => c.client.name === "Claude Code",
+    ).id;
+    expect((await apiAs(sam, "DELETE", `/api/me/connections/${id}`)).status).toBe(200);
+    await row.getByRole("button", { name: "Revoke Claude Code for Sam Sampler" }).click();
+    await row.getByRole("alert").filter({ hasText: "no connected app" }).waitFor();
+    expect(await row.getByRole("button", { name: /^Revoke/ }).isEnabled()).toBe(true);
+  });
+
+  test("no connected-apps page reported a CSP violation", () => {
     expect(cspViolations).toEqual([]);
   });
 });

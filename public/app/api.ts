@@ -112,6 +112,24 @@ export interface Token {
   revokedAt: string | null;
 }
 
+/** An app a person allowed on a wiki through OAuth (Claude.ai, Claude Code, …). */
+export interface Connection {
+  id: string;
+  clientName: string;
+  /** Where the app's redirects go, e.g. claude.ai: how a person recognises it. */
+  redirectHost: string;
+  user: { username: string; displayName: string };
+  /** wiki:read, wiki:write */
+  scopes: string[];
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+/** One of your own connections, with the wiki it is on. */
+export interface OwnConnection extends Connection {
+  wiki: { slug: string; name: string };
+}
+
 const parseWiki: Parse<Wiki> = (json) => {
   const urls = record(json.urls, "urls");
   return {
@@ -172,6 +190,36 @@ const parseToken: Parse<Token> = (json) => ({
   lastUsedAt: textOrNull(json, "last_used_at"),
   revokedAt: textOrNull(json, "revoked_at"),
 });
+
+function texts(json: Record<string, unknown>, key: string): string[] {
+  const value = json[key];
+  if (!Array.isArray(value)) throw new ShapeError(`${key} is not a list`);
+  const strings = value.filter((item): item is string => typeof item === "string");
+  if (strings.length !== value.length) throw new ShapeError(`${key} is not a list of strings`);
+  return strings;
+}
+
+const parseConnection: Parse<Connection> = (json) => {
+  const client = record(json.client, "client");
+  const user = record(json.user, "user");
+  return {
+    id: text(json, "id"),
+    clientName: text(client, "name"),
+    redirectHost: text(client, "redirect_host"),
+    user: { username: text(user, "username"), displayName: text(user, "display_name") },
+    scopes: texts(json, "scopes"),
+    createdAt: text(json, "created_at"),
+    lastUsedAt: textOrNull(json, "last_used_at"),
+  };
+};
+
+const parseOwnConnection: Parse<OwnConnection> = (json) => {
+  const wiki = record(json.wiki, "wiki");
+  return {
+    ...parseConnection(json),
+    wiki: { slug: text(wiki, "slug"), name: text(wiki, "name") },
+  };
+};
 
 const ignore: Parse<null> = () => null;
 
@@ -256,6 +304,23 @@ export const api = {
     })),
   revokeToken: (slug: string, id: string) =>
     call("DELETE", `${wikiPath(slug)}/tokens/${encodeURIComponent(id)}`, undefined, parseToken),
+  connections: (slug: string) =>
+    call("GET", `${wikiPath(slug)}/connections`, undefined, (json) =>
+      list(json, "connections", parseConnection),
+    ),
+  revokeConnection: (slug: string, id: string) =>
+    call(
+      "DELETE",
+      `${wikiPath(slug)}/connections/${encodeURIComponent(id)}`,
+      undefined,
+      parseConnection,
+    ),
+  myConnections: () =>
+    call("GET", "/api/me/connections", undefined, (json) =>
+      list(json, "connections", parseOwnConnection),
+    ),
+  revokeMyConnection: (id: string) =>
+    call("DELETE", `/api/me/connections/${encodeURIComponent(id)}`, undefined, parseOwnConnection),
   unlink: (provider: string) =>
     call("DELETE", `/api/me/links/${encodeURIComponent(provider)}`, undefined, ignore),
 };

@@ -74,7 +74,7 @@ async function render(focus: boolean): Promise<void> {
   } else {
     const route = currentRoute();
     if (route.view === "home") content = homeView(me.value);
-    else if (route.view === "account") content = accountView(me.value);
+    else if (route.view === "account") content = await accountView(me.value);
     else if (route.view === "wiki") content = await wikiView(me.value, route.slug);
     else content = missingView();
     if (mine !== renders) return;

@@ -4,6 +4,7 @@
  * (src/wikis/: wiki-service, members, tokens), acting as the operator.
  */
 import type { Database } from "bun:sqlite";
+import type { OAuthGrantStore } from "../auth/oauth-grant-store.ts";
 import type { UserStore } from "../auth/user-store.ts";
 import type { TokenScope, WikiTokenStore } from "../auth/wiki-token.ts";
 import type { Author } from "../pages/page-store.ts";
@@ -25,6 +26,7 @@ export interface CommandContext {
   wikis: WikiStore;
   tokens: WikiTokenStore;
   pendingGrants: PendingGrantStore;
+  oauthGrants: OAuthGrantStore;
   dataDir: string;
   publicUrl: URL;
   committer: Author;

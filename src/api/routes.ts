@@ -5,7 +5,7 @@
  */
 import { Elysia, getSchemaValidator, t } from "elysia";
 import { authenticateWikiRequest, type BearerGateDeps } from "../auth/bearer.ts";
-import { commitAuthorOf } from "../auth/commit-author.ts";
+import { commitAuthorOf, commitClientOf } from "../auth/commit-author.ts";
 import { canWrite } from "../auth/wiki-access.ts";
 import { readTextWithin } from "../http/body-limit.ts";
 import { jsonResponse } from "../http/json.ts";
@@ -71,7 +71,8 @@ export function apiRoutes(deps: ApiDeps) {
     if (refusal !== null) return refusal;
     const user = entered.caller.principal.user;
     if (user === null) throw new Error("writeRefusal admitted an anonymous caller");
-    return { wiki: entered.wiki, change: { author: commitAuthorOf(user), client: API_CLIENT } };
+    const client = commitClientOf(entered.caller.principal, API_CLIENT);
+    return { wiki: entered.wiki, change: { author: commitAuthorOf(user), client } };
   }
 
   return new Elysia({ prefix: "/api/v1" })

@@ -31,6 +31,7 @@ function member(role: Role | null, scope: TokenScope = "write"): Principal {
     role,
     scope,
     tokenId: "t",
+    oauthClient: null,
   };
 }
 

@@ -22,9 +22,7 @@ import {
 } from "./protected-resource-metadata.ts";
 import { ANONYMOUS, type Principal, resolveWikiToken, type WikiAccessDeps } from "./wiki-access.ts";
 
-export interface BearerGateDeps extends WikiAccessDeps {
-  publicUrl: URL;
-}
+export type BearerGateDeps = WikiAccessDeps;
 
 /** Who is calling: their principal, and the SDK's AuthInfo for authenticated callers. */
 export interface WikiCaller {
@@ -136,12 +134,19 @@ export function authenticateWikiRequest(
   const decision = decideAccess(wiki, principal, "read");
   if (!decision.allowed) return bearerRefusal(deps, wiki, decision.refusal);
   if (principal.user === null) return { principal, authInfo: null };
+  const oauth = principal.oauthClient;
   return {
     principal,
     authInfo: {
       token: presented ?? "",
-      clientId: `wiki-token:${principal.tokenId ?? ""}`,
-      scopes: principal.scope === null ? [] : scopesOfTokenScope(principal.scope),
+      clientId: oauth === null ? `wiki-token:${principal.tokenId ?? ""}` : oauth.clientId,
+      scopes:
+        oauth === null
+          ? principal.scope === null
+            ? []
+            : scopesOfTokenScope(principal.scope)
+          : oauth.scopes,
+      ...(oauth === null ? {} : { expiresAt: oauth.expiresAt, resource: new URL(oauth.resource) }),
       extra: { userId: principal.user.id, role: principal.role },
     },
   };

@@ -30,8 +30,9 @@ export function protectedResourceMetadataUrl(publicUrl: URL, slug: string): stri
 /**
  * The RFC 9728 document. §3.3: `resource` must equal the identifier the well-known URL was built
  * from, so the path-aware document (`…/oauth-protected-resource/mcp`) names `/mcp` and the root
- * one names the wiki's origin. `authorization_servers` is omitted until this wiki has one, since
- * pointing clients at an issuer that does not answer would only make them fail later.
+ * one names the wiki's origin. `authorization_servers` lists the wiki's own issuer (its origin,
+ * src/oauth/); it is omitted only when none is configured, since pointing clients at an issuer
+ * that does not answer would only make them fail later.
  */
 export function protectedResourceMetadata(options: {
   publicUrl: URL;

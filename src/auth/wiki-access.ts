@@ -1,10 +1,18 @@
 /**
- * Who is calling a wiki, and what they may do there (DESIGN §5). Credentials resolve to a user;
- * the user's role is read from the ACL on every request, never cached, so a revoked role or a
- * lapsed tier applies to the very next request. A wiki token is bound to one wiki.
+ * Who is calling a wiki, and what they may do there (DESIGN §5). Credentials — a wiki token
+ * (`wbt_`) or an OAuth access token (`wboa_`, issued by the wiki's own authorization server) —
+ * resolve to a user; the user's role is read from the ACL on every request, never cached, so a
+ * removed member or a lapsed tier applies to the very next request. Both kinds of token are
+ * bound to one wiki; an OAuth token also to its audience, the wiki's MCP URL (RFC 8707).
  */
 import type { Role, Wiki, WikiStore } from "../wikis/wiki-store.ts";
 import { decideAccess } from "./access-decision.ts";
+import {
+  OAUTH_ACCESS_TOKEN_PREFIX,
+  type OAuthAccessToken,
+  type OAuthAccessTokenStore,
+} from "./oauth-access-token.ts";
+import { MCP_PATH, WIKI_WRITE_SCOPE, wikiOrigin } from "./protected-resource-metadata.ts";
 import type { User, UserStore } from "./user-store.ts";
 import type { TokenScope, WikiTokenStore } from "./wiki-token.ts";
 
@@ -14,7 +22,10 @@ export interface Principal {
   role: Role | null;
   /** The token's scope; null for anonymous callers. */
   scope: TokenScope | null;
+  /** What binds an MCP session id: the wiki token's id, or `oauth:<grant id>` (stable across refreshes). */
   tokenId: string | null;
+  /** The OAuth client acting for the user; null for wiki tokens, sessions and anonymous callers. */
+  oauthClient: OAuthAccessToken | null;
 }
 
 export type AccessResult =
@@ -26,6 +37,8 @@ export interface WikiAccessDeps {
   users: UserStore;
   wikis: WikiStore;
   tokens: WikiTokenStore;
+  oauthTokens: OAuthAccessTokenStore;
+  publicUrl: URL;
 }
 
 /** Resolves a presented wiki token (or none) against one wiki. */
@@ -35,6 +48,8 @@ export function resolveWikiToken(
   presented: string | null,
 ): AccessResult {
   if (presented === null) return { kind: "anonymous" };
+  if (presented.startsWith(OAUTH_ACCESS_TOKEN_PREFIX))
+    return resolveOAuthToken(deps, wiki, presented);
   const verification = deps.tokens.verify(presented);
   switch (verification.kind) {
     case "malformed":
@@ -58,11 +73,55 @@ export function resolveWikiToken(
       role: deps.wikis.roleOf(wiki.id, user.id),
       scope: token.scope,
       tokenId: token.id,
+      oauthClient: null,
     },
   };
 }
 
-export const ANONYMOUS: Principal = { user: null, role: null, scope: null, tokenId: null };
+/**
+ * An OAuth access token: valid, for this wiki, with this wiki's MCP URL as its audience (a token
+ * for wiki A is "not valid here" at wiki B, with the same answer as an unknown one). Its scopes
+ * cap what the person's role allows: wiki:write acts as a write token, wiki:read as a read one.
+ */
+function resolveOAuthToken(deps: WikiAccessDeps, wiki: Wiki, presented: string): AccessResult {
+  const verification = deps.oauthTokens.verify(presented);
+  switch (verification.kind) {
+    case "malformed":
+      return { kind: "invalid", reason: "it is malformed" };
+    case "unknown":
+      return { kind: "invalid", reason: "it is unknown" };
+    case "revoked":
+      return { kind: "invalid", reason: "it has been revoked" };
+    case "expired":
+      return { kind: "invalid", reason: "it has expired" };
+    case "valid":
+      break;
+  }
+  const token = verification.token;
+  const audience = `${wikiOrigin(deps.publicUrl, wiki.slug)}${MCP_PATH}`;
+  if (token.wikiId !== wiki.id || token.resource !== audience)
+    return { kind: "invalid", reason: "it was made for another wiki" };
+  const user = deps.users.findById(token.userId);
+  if (user === null) return { kind: "invalid", reason: "its user no longer exists" };
+  return {
+    kind: "authenticated",
+    principal: {
+      user,
+      role: deps.wikis.roleOf(wiki.id, user.id),
+      scope: token.scopes.includes(WIKI_WRITE_SCOPE) ? "write" : "read",
+      tokenId: `oauth:${token.grantId}`,
+      oauthClient: token,
+    },
+  };
+}
+
+export const ANONYMOUS: Principal = {
+  user: null,
+  role: null,
+  scope: null,
+  tokenId: null,
+  oauthClient: null,
+};
 
 export function canRead(wiki: Wiki, principal: Principal): boolean {
   return decideAccess(wiki, principal, "read").allowed;

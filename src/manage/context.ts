@@ -3,6 +3,7 @@ import type { IdentityLinkStore } from "../auth/provider-login/identity-link-sto
 import type { SignInProvider } from "../auth/provider-login/providers.ts";
 import type { User } from "../auth/user-store.ts";
 import type { Logger } from "../lib/log.ts";
+import type { ConnectionDeps } from "../wikis/connections.ts";
 import type { HandleResolution, MemberDeps } from "../wikis/members.ts";
 import type { TokenDeps } from "../wikis/tokens.ts";
 import type { WikiLifecycleDeps, WikiServiceDeps } from "../wikis/wiki-service.ts";
@@ -12,6 +13,7 @@ export interface ManageDeps
   extends GuardDeps,
     MemberDeps,
     TokenDeps,
+    ConnectionDeps,
     WikiServiceDeps,
     WikiLifecycleDeps {
   logger: Logger;

@@ -9,6 +9,7 @@ import { toOpenAPISchema } from "@elysiajs/openapi";
 import { Elysia, ValidationError } from "elysia";
 import { jsonError, jsonResponse } from "../http/json.ts";
 import { errorFields } from "../lib/log.ts";
+import { connectionRoutes } from "./connections.ts";
 import { attachCaller, type ManageDeps } from "./context.ts";
 import { admitRequest, authenticate } from "./guard.ts";
 import { linkRoutes } from "./links.ts";
@@ -56,7 +57,8 @@ export function createManageHandler(deps: ManageDeps): ManageHandler {
     .use(linkRoutes(deps))
     .use(wikiRoutes(deps))
     .use(memberRoutes(deps))
-    .use(tokenRoutes(deps));
+    .use(tokenRoutes(deps))
+    .use(connectionRoutes(deps));
 
   let document: unknown = null;
   const openApiDocument = () => {
@@ -68,7 +70,8 @@ export function createManageHandler(deps: ManageDeps): ManageHandler {
         title: "wikibot management API",
         version: "1",
         description:
-          "Signed-in users manage their wikis, members and tokens. Authentication: the apex " +
+          "Signed-in users manage their wikis, members, tokens and connected apps. " +
+          "Authentication: the apex " +
           "session cookie (POST /api/signup: the sign-up cookie of a first sign-in). " +
           "State-changing requests need a same-origin Origin (or Sec-Fetch-Site: same-origin) " +
           "and a JSON body.",

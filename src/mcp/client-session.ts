@@ -7,6 +7,7 @@
  * a missing, forged or foreign session id only loses the attribution.
  */
 import { timingSafeEqual } from "node:crypto";
+import { sanitizeClientName } from "../auth/commit-author.ts";
 import { randomSecret } from "../lib/random.ts";
 
 export interface ClientIdentity {
@@ -15,16 +16,6 @@ export interface ClientIdentity {
 }
 
 const PREFIX = "wbs1";
-const MAX_NAME = 64;
-
-/** A client name safe for a commit trailer: no newlines, no spaces, bounded. */
-export function sanitizeClientName(name: string): string {
-  const cleaned = name
-    .replace(/[^A-Za-z0-9._@+-]+/g, "-")
-    .replace(/^-+|-+$/g, "")
-    .slice(0, MAX_NAME);
-  return cleaned.length > 0 ? cleaned : "unknown";
-}
 
 function sign(key: string, payload: string): Buffer {
   return Buffer.from(new Bun.CryptoHasher("sha256", key).update(payload).digest()).subarray(0, 16);

@@ -8,7 +8,7 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 import { InitializeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { decideAccess } from "../auth/access-decision.ts";
 import { authenticateWikiRequest, type BearerGateDeps, bearerRefusal } from "../auth/bearer.ts";
-import { commitAuthorOf } from "../auth/commit-author.ts";
+import { commitAuthorOf, commitClientOf, sanitizeClientName } from "../auth/commit-author.ts";
 import {
   MCP_PATH,
   PROTECTED_RESOURCE_METADATA_PATH,
@@ -21,12 +21,7 @@ import { wikiOf } from "../http/request-context.ts";
 import type { Logger } from "../lib/log.ts";
 import type { PageStore } from "../pages/page-store.ts";
 import type { Wiki } from "../wikis/wiki-store.ts";
-import {
-  type ClientIdentity,
-  issueSessionId,
-  readSessionId,
-  sanitizeClientName,
-} from "./client-session.ts";
+import { type ClientIdentity, issueSessionId, readSessionId } from "./client-session.ts";
 import { wikiInstructions } from "./instructions.ts";
 import { createWikiMcpServer } from "./server.ts";
 import type { ToolContext } from "./tool-context.ts";
@@ -162,7 +157,10 @@ export function createMcpHandler(deps: McpHandlerDeps): (request: Request) => Pr
           ? null
           : {
               author: commitAuthorOf(principal.user),
-              client: `mcp/${client === null ? "unknown" : sanitizeClientName(client.name)}`,
+              client: commitClientOf(
+                principal,
+                `mcp/${client === null ? "unknown" : sanitizeClientName(client.name)}`,
+              ),
             },
     };
     const instructions =

@@ -142,6 +142,7 @@ export function createBrowserHandler(deps: BrowserHandlerDeps) {
             role: deps.wikis.roleOf(wiki.id, visitor.user.id),
             scope: "write",
             tokenId: null,
+            oauthClient: null,
           };
     const identity = browserIdentityOf(wiki, principal);
     const navigation = isNavigation(request);

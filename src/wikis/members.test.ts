@@ -2,6 +2,7 @@
 
 import type { Database } from "bun:sqlite";
 import { beforeEach, describe, expect, test } from "bun:test";
+import { OAuthGrantStore } from "../auth/oauth-grant-store.ts";
 import { type User, UserStore } from "../auth/user-store.ts";
 import { WikiTokenStore } from "../auth/wiki-token.ts";
 import { openDatabase } from "../db/database.ts";
@@ -42,6 +43,7 @@ beforeEach(() => {
     wikis: new WikiStore(db),
     tokens: new WikiTokenStore(db),
     pendingGrants: new PendingGrantStore(db),
+    oauthGrants: new OAuthGrantStore(db),
   };
   olive = makeUser("olive", "did:plc:oliveoliveoliveoliveoliv");
   wiki = deps.wikis.create({
@@ -110,7 +112,7 @@ describe("roles", () => {
     expect(deps.wikis.roleOf(wiki.id, olive.id)).toBe("owner");
   });
 
-  test("removing a member revokes their tokens for that wiki only", () => {
+  test("removing a member revokes their tokens and connected apps for that wiki only", () => {
     const eddie = makeUser("eddie", "did:plc:eddieeddieeddieeddieedd");
     grantRole(deps, asOlive(), "lab", parseSubject("eddie.bsky.social"), "editor");
     const other = deps.wikis.create({
@@ -132,9 +134,25 @@ describe("roles", () => {
       scope: "write",
       label: "",
     });
+    // And an app Eddie connected to each wiki (rows as the authorization server writes them).
+    for (const [id, wikiId] of [
+      ["here", wiki.id],
+      ["there", other.id],
+    ] as const) {
+      db.query(
+        `INSERT INTO oauth_clients (id, wiki_id, auth_method, name, redirect_uris, created_at)
+         VALUES (?, ?, 'none', 'Claude', '[]', 0)`,
+      ).run(`client-${id}`, wikiId);
+      db.query(
+        `INSERT INTO oauth_grants (id, wiki_id, user_id, client_id, scope, resource, created_at)
+         VALUES (?, ?, ?, ?, 'wiki:read', 'r', 0)`,
+      ).run(`grant-${id}`, wikiId, eddie.id, `client-${id}`);
+    }
     removeMember(deps, asOlive(), "lab", parseSubject("eddie.bsky.social"));
     expect(deps.tokens.verify(here.plaintext).kind).toBe("revoked");
     expect(deps.tokens.verify(there.plaintext).kind).toBe("valid");
+    expect(deps.oauthGrants.find("grant-here")).toBeNull();
+    expect(deps.oauthGrants.find("grant-there")?.userId).toBe(eddie.id);
   });
 
   test("non-owners may not grant, but may leave", () => {

@@ -8,6 +8,7 @@
  * wiki never loses its last owner.
  */
 import type { Database } from "bun:sqlite";
+import type { OAuthGrantStore } from "../auth/oauth-grant-store.ts";
 import type { User, UserStore } from "../auth/user-store.ts";
 import type { WikiTokenStore } from "../auth/wiki-token.ts";
 import type { GrantSubject, PendingGrant, PendingGrantStore } from "./pending-grant-store.ts";
@@ -20,6 +21,8 @@ export interface MemberDeps {
   wikis: WikiStore;
   tokens: WikiTokenStore;
   pendingGrants: PendingGrantStore;
+  /** Connected apps: removing a member ends the ones they authorized on the wiki. */
+  oauthGrants: OAuthGrantStore;
 }
 
 export type Membership =
@@ -173,8 +176,9 @@ export function grantRole(
 
 /**
  * Takes the subject's role away (or drops their pending grant) and revokes the tokens they made
- * for this wiki: on a public wiki a token without a role would still read. Owners may remove
- * anyone; anyone may remove themselves. The last owner cannot be removed.
+ * for this wiki and the apps they connected to it: on a public wiki a token without a role would
+ * still read. Owners may remove anyone; anyone may remove themselves. The last owner cannot be
+ * removed.
  */
 export function removeMember(
   deps: MemberDeps,
@@ -197,6 +201,7 @@ export function removeMember(
       for (const token of deps.tokens.listForWiki(wiki.id)) {
         if (token.userId === user.id && token.revokedAt === null) deps.tokens.revoke(token.id);
       }
+      deps.oauthGrants.revokeAllFor(wiki.id, user.id);
     })
     .immediate();
 }

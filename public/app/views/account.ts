@@ -1,6 +1,7 @@
-/** Account: who you are, the ways you can sign in, and signing out. */
+/** Account: who you are, the ways you can sign in, your connected apps, and signing out. */
 import { api, type Me, type SignInMethod } from "../api.ts";
 import { busy, el, errorSlot, when } from "../dom.ts";
+import { myConnectionsSection } from "./connections.ts";
 
 function profile(me: Me): HTMLElement {
   const { user } = me;
@@ -83,7 +84,8 @@ function methodsSection(methods: SignInMethod[]): HTMLElement {
   );
 }
 
-export function accountView(me: Me): HTMLElement[] {
+export async function accountView(me: Me): Promise<HTMLElement[]> {
+  const connections = await api.myConnections();
   return [
     el("h1", { tabindex: "-1" }, "Account"),
     profile(me),
@@ -91,6 +93,7 @@ export function accountView(me: Me): HTMLElement[] {
     me.signInMethods === null || me.signInMethods.length === 0
       ? null
       : methodsSection(me.signInMethods),
+    myConnectionsSection(connections),
     el(
       "section",
       { "aria-labelledby": "sign-out-heading" },

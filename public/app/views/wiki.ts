@@ -1,7 +1,8 @@
-/** One wiki's page: its settings, plan and addresses, members, tokens, and deletion. */
+/** One wiki's page: its settings, plan and addresses, members, tokens, connected apps, deletion. */
 import { api, blamesInput, type Me, type Wiki } from "../api.ts";
 import { busy, copyButton, el, errorSlot, field } from "../dom.ts";
 import { appLink, HOME_PATH, navigate } from "../router.ts";
+import { connectionsSection } from "./connections.ts";
 import { membersSection } from "./members.ts";
 import { revealPanel, takeFirstToken } from "./reveal.ts";
 import { tokensSection } from "./tokens.ts";
@@ -161,10 +162,11 @@ function deleteSection(wiki: Wiki): HTMLElement {
 }
 
 export async function wikiView(me: Me, slug: string): Promise<HTMLElement[]> {
-  const [wiki, members, tokens] = await Promise.all([
+  const [wiki, members, tokens, connections] = await Promise.all([
     api.wiki(slug),
     api.members(slug),
     api.tokens(slug),
+    api.connections(slug),
   ]);
   if (!wiki.ok) {
     return [
@@ -188,6 +190,7 @@ export async function wikiView(me: Me, slug: string): Promise<HTMLElement[]> {
     aboutSection(wiki.value, heading),
     membersSection(me, wiki.value, members),
     tokensSection(me, wiki.value, tokens),
+    connectionsSection(me, wiki.value, connections),
     wiki.value.role === "owner" ? deleteSection(wiki.value) : null,
   ].filter((part): part is HTMLElement => part !== null);
 }
