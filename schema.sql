@@ -258,3 +258,24 @@ CREATE TABLE oauth_tokens (
 ) STRICT;
 CREATE INDEX oauth_tokens_by_grant ON oauth_tokens(grant_id, kind, state);
 CREATE INDEX oauth_tokens_by_expiry ON oauth_tokens(expires_at);
+
+-- migration: 7
+-- Semantic search (issue 11, DESIGN §7): the heading-scoped pieces of each page the search worker
+-- embedded. `id` is the key of the chunk's vector in the wiki's USearch index
+-- (DATA_DIR/wikis/{slug}/vectors.usearch); `text` is kept for snippets. Derived data: a page's
+-- rows are replaced whenever its reindex_queue row is drained, and all of a wiki's are dropped
+-- when its index file is missing or damaged (then every page is queued again).
+CREATE TABLE chunks (
+  -- AUTOINCREMENT: a key is never reused, so no stale vector can name a newer chunk.
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  wiki_id INTEGER NOT NULL REFERENCES wikis(id) ON DELETE CASCADE,
+  path TEXT NOT NULL,
+  -- JSON array of the enclosing headings, outermost first ([] before the first heading).
+  heading_path TEXT NOT NULL,
+  -- 1-based, inclusive lines of the page the chunk covers.
+  line_start INTEGER NOT NULL,
+  line_end INTEGER NOT NULL,
+  text TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX chunks_by_page ON chunks(wiki_id, path);

@@ -8,10 +8,12 @@ import { benchGit, benchPushRules, describePushRules } from "./bench/git.ts";
 import { benchMcp } from "./bench/mcp.ts";
 import { benchOAuthFlow } from "./bench/oauth.ts";
 import { benchPageStore } from "./bench/page-store.ts";
+import { benchRetrieval, printRetrievalFigures } from "./bench/retrieval.ts";
 import { benchSearch } from "./bench/search.ts";
 import { benchSessionCheck, benchSignIn } from "./bench/sign-in.ts";
 import { peakRssMiB, percentile, printTable } from "./bench/stats.ts";
 import { benchBearerChecks, benchTokenVerification } from "./bench/tokens.ts";
+import { benchVectorIndex, printVectorIndexFigures } from "./bench/vector-index.ts";
 import { benchWiki } from "./bench/wiki.ts";
 
 const SECTIONS = [
@@ -25,6 +27,8 @@ const SECTIONS = [
   "sign-in",
   "oauth",
   "embedding",
+  "retrieval",
+  "vector-index",
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -197,6 +201,20 @@ if (runs("oauth")) {
 if (runs("embedding")) {
   console.log("\n## Embedding model (fp32 vs int8, same texts, one child process each)");
   printEmbeddingFigures(await benchEmbedding({ quick }));
+}
+
+if (runs("retrieval")) {
+  console.log(
+    "\n## Retrieval quality (test/fixtures/retrieval; in process: PageIndex FTS5, the worker's chunker, exact cosine, RRF k=60)",
+  );
+  printRetrievalFigures(await benchRetrieval({ quick }));
+}
+
+if (runs("vector-index")) {
+  console.log(
+    "\n## Vector index (USearch f32 HNSW, in process; fp32 model for the query embedding)",
+  );
+  printVectorIndexFigures(await benchVectorIndex({ quick }));
 }
 
 console.log(`\npeak RSS: ${peakRssMiB().toFixed(1)} MiB`);

@@ -10,17 +10,12 @@ import { createHandleLookup } from "./auth/atproto-login/handle-lookup.ts";
 import { createHardenedFetch } from "./auth/atproto-login/hardened-fetch.ts";
 import { buildAtprotoLogin } from "./auth/atproto-login/login-deps.ts";
 import { signupJsonHandler } from "./auth/atproto-login/routes.ts";
-import { OAuthAccessTokenStore } from "./auth/oauth-access-token.ts";
-import { OAuthGrantStore } from "./auth/oauth-grant-store.ts";
 import { buildProviderLogin } from "./auth/provider-login/provider-login-deps.ts";
 import type { HandoffDeps } from "./auth/session/handoff.ts";
 import { SessionService } from "./auth/session/session.ts";
 import { SessionStore } from "./auth/session/session-store.ts";
-import { UserStore } from "./auth/user-store.ts";
-import { WikiTokenStore } from "./auth/wiki-token.ts";
 import type { Config } from "./config/config.ts";
 import { deriveKey, loadSecrets } from "./config/keys.ts";
-import { openDatabase } from "./db/database.ts";
 import { createGitHandler } from "./git/routes.ts";
 import { attachClientAddress } from "./http/request-context.ts";
 import { buildWebApp } from "./http/web-app.ts";
@@ -33,17 +28,18 @@ import {
   createOAuthHandler,
   startOAuthSweeps,
 } from "./oauth/routes.ts";
-import { PageStore } from "./pages/page-store.ts";
-import { WriteGate } from "./pages/write-gate.ts";
+import type { PageStore } from "./pages/page-store.ts";
+import { type SemanticSearch, startSemanticSearch } from "./search/search-service.ts";
+import { COMMITTER, openStores } from "./stores.ts";
 import { createBrowserHandler } from "./wiki/browser-handler.ts";
 import { otterwikiLauncher } from "./wiki/launch.ts";
 import { reapStaleProcesses } from "./wiki/otterwiki-process.ts";
 import { OtterwikiPool, type PoolSnapshot } from "./wiki/process-pool.ts";
 import { claimPendingGrants } from "./wikis/members.ts";
-import { PendingGrantStore } from "./wikis/pending-grant-store.ts";
-import { WikiStore } from "./wikis/wiki-store.ts";
 
-export const COMMITTER = { name: "wikibot", email: "wikibot@users.wikibot.invalid" };
+// Re-exported for callers that already import the server; the light path is ./stores.ts.
+export { COMMITTER, openStores };
+
 const MIB = 1024 * 1024;
 
 export interface RunningServer {
@@ -51,6 +47,8 @@ export interface RunningServer {
   readonly publicUrl: URL;
   readonly db: Database;
   readonly pages: PageStore;
+  /** Semantic search: the embedding worker and the per-wiki vector indexes. */
+  readonly semanticSearch: SemanticSearch;
   /** Browser sessions: the test harness signs people in through them exactly as the login does. */
   readonly browserSessions: HandoffDeps;
   /** The Otterwiki pool with each live wiki's slug and pid: for the operator and tests only. */
@@ -59,26 +57,6 @@ export interface RunningServer {
   stop(): Promise<void>;
   /** For an exit that cannot wait for stop(): kills every Otterwiki synchronously; how many. */
   killWikiProcessesNow(): number;
-}
-
-/** Opens the database and builds every store on it; no process is started. */
-export function openStores(dataDir: string) {
-  mkdirSync(join(dataDir, "wikis"), { recursive: true });
-  const db = openDatabase(join(dataDir, "wikibot.db"));
-  const wikis = new WikiStore(db);
-  const gate = new WriteGate();
-  const pages = new PageStore({ db, wikis, gate, dataDir, committer: COMMITTER });
-  return {
-    db,
-    users: new UserStore(db),
-    wikis,
-    tokens: new WikiTokenStore(db),
-    pendingGrants: new PendingGrantStore(db),
-    oauthTokens: new OAuthAccessTokenStore(db),
-    oauthGrants: new OAuthGrantStore(db),
-    gate,
-    pages,
-  };
 }
 
 export async function startServer(
@@ -92,6 +70,13 @@ export async function startServer(
   const { gate, pages } = stores;
   const secrets = loadSecrets(dataDir);
   const sessions = new SessionService(new SessionStore(stores.db));
+  const semanticSearch = startSemanticSearch({
+    db: stores.db,
+    dataDir,
+    databasePath: join(dataDir, "wikibot.db"),
+    modelDir: resolve(config.modelDir),
+    logger,
+  });
   const reaped = reapStaleProcesses(runDir);
   if (reaped > 0) logger.warn("stopped Otterwiki processes left by a previous run", { reaped });
   const startedAt = Date.now();
@@ -140,6 +125,7 @@ export async function startServer(
       // Counts only: /health is public, and the slugs of live wikis would name private ones.
       wiki_processes: poolCounts(pool.snapshot()),
       repo_maintenance: pages.maintenance.status(),
+      search: searchHealth(semanticSearch),
       uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
     };
   };
@@ -186,6 +172,7 @@ export async function startServer(
     wikiHandlers: {
       mcp: createMcpHandler({
         ...stores,
+        semanticSearch,
         publicUrl,
         logger,
         maxBodyBytes: config.maxBodyBytes,
@@ -212,6 +199,7 @@ export async function startServer(
       browser,
     },
     pages,
+    semanticSearch,
     publicUrl,
     logger,
     maxBodyBytes: config.maxBodyBytes,
@@ -225,6 +213,7 @@ export async function startServer(
       committer: COMMITTER,
       logger,
       stopWikiProcesses: (wikiId) => pool.stop(wikiId),
+      forgetSearchIndex: (wikiId, slug) => semanticSearch.forgetWiki(wikiId, slug),
       signUp: signupJsonHandler(atprotoLogin),
       resolveHandle: createHandleLookup(atprotoLogin.client),
       signInProviders: providerLogin.providers,
@@ -239,6 +228,7 @@ export async function startServer(
     publicUrl,
     db: stores.db,
     pages,
+    semanticSearch,
     browserSessions,
     wikiProcesses: () => pool.snapshot(),
     async stop() {
@@ -248,11 +238,18 @@ export async function startServer(
       await server.stop();
       await gate.close();
       await pool.close();
+      await semanticSearch.stop();
       stores.db.close();
       logger.info("stopped");
     },
     killWikiProcessesNow: () => pool.killNow(),
   };
+}
+
+/** Counts only, like the rest of /health. */
+function searchHealth(search: SemanticSearch) {
+  const status = search.status();
+  return { state: status.state, queue_depth: status.queueDepth };
 }
 
 function poolCounts(snapshot: PoolSnapshot) {

@@ -8,7 +8,7 @@ import { rmSync } from "node:fs";
 import SwaggerParser from "@apidevtools/swagger-parser";
 import Ajv2020 from "ajv/dist/2020.js";
 import { apiRoutes } from "../src/api/routes.ts";
-import { openStores } from "../src/server.ts";
+import { openStores } from "../src/stores.ts";
 import {
   addUser,
   createToken,
@@ -359,6 +359,7 @@ describe("OpenAPI", () => {
     const stores = openStores(dataDir);
     const routes = apiRoutes({
       ...stores,
+      semanticSearch: t.server.semanticSearch,
       publicUrl: new URL("http://localhost:8080"),
       maxBodyBytes: 1024,
     }).routes;

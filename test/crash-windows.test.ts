@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { MAX_PAGE_BYTES } from "../src/pages/page-rules.ts";
 import type { ChangeContext } from "../src/pages/page-store.ts";
 import { gitText, runGit } from "../src/repo/git.ts";
-import { openStores } from "../src/server.ts";
+import { openStores } from "../src/stores.ts";
 import type { Wiki } from "../src/wikis/wiki-store.ts";
 import { pageError } from "./support/page-error.ts";
 import { makeDataDir, runAdmin, testDid } from "./support/server.ts";

@@ -74,7 +74,7 @@ describe("MCP Inspector CLI", () => {
     expect(result.exitCode).toBe(0);
     const listed = JSON.parse(result.stdout) as { result: { tools: { name: string }[] } };
     expect(listed.result.tools.map((tool) => tool.name)).toContain("read_note");
-    expect(listed.result.tools.length).toBe(11);
+    expect(listed.result.tools.length).toBe(12);
   });
 
   test("calls read_note and gets numbered lines and the revision", async () => {

@@ -23,6 +23,7 @@ let owner: Client;
 const EXPECTED_TOOLS = [
   "read_note",
   "search",
+  "semantic_search",
   "list_notes",
   "recent_changes",
   "note_history",
@@ -102,12 +103,16 @@ describe("initialize and tools/list", () => {
     const readOnly = tools
       .filter((tool) => tool.annotations?.readOnlyHint)
       .map((tool) => tool.name);
-    expect(readOnly).toEqual(EXPECTED_TOOLS.slice(0, 6));
+    expect(readOnly).toEqual(EXPECTED_TOOLS.slice(0, 7));
   });
 
-  test("semantic_search does not exist until it can answer for real", async () => {
-    const result = await owner.callTool({ name: "semantic_search", arguments: { query: "x" } });
+  test("semantic_search refuses a mode it does not offer before searching", async () => {
+    const result = await owner.callTool({
+      name: "semantic_search",
+      arguments: { query: "x", mode: "keyword" },
+    });
     expect(result.isError).toBe(true);
+    expect(JSON.stringify(result.content)).toContain("mode");
   });
 });
 

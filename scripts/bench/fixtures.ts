@@ -5,7 +5,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runGit } from "../../src/repo/git.ts";
-import { COMMITTER, openStores } from "../../src/server.ts";
+import { COMMITTER, openStores } from "../../src/stores.ts";
 import { createWiki } from "../../src/wikis/wiki-service.ts";
 import type { Tier, Wiki } from "../../src/wikis/wiki-store.ts";
 

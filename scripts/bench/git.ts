@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { runGit } from "../../src/repo/git.ts";
 import { readHead } from "../../src/repo/repository.ts";
-import { COMMITTER } from "../../src/server.ts";
+import { COMMITTER } from "../../src/stores.ts";
 import { type ServerProcess, spawnServer } from "../../test/support/server-process.ts";
 import { withBenchFixture } from "./fixtures.ts";
 import { percentile, type Summary } from "./stats.ts";

@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { authenticateWikiRequest } from "../../src/auth/bearer.ts";
-import { openStores } from "../../src/server.ts";
+import { openStores } from "../../src/stores.ts";
 import { type ServerProcess, spawnServer } from "../../test/support/server-process.ts";
 import { withBenchFixture } from "./fixtures.ts";
 import { percentile, type Summary } from "./stats.ts";

@@ -12,7 +12,7 @@ import { SessionService } from "../../src/auth/session/session.ts";
 import { SessionStore } from "../../src/auth/session/session-store.ts";
 import { completeSignIn } from "../../src/auth/session/sign-in.ts";
 import { loadSecrets } from "../../src/config/keys.ts";
-import { COMMITTER, openStores } from "../../src/server.ts";
+import { COMMITTER, openStores } from "../../src/stores.ts";
 import { ANONYMOUS_EMAIL } from "../../src/wiki/identity.ts";
 import { otterwikiLauncher } from "../../src/wiki/launch.ts";
 import { OtterwikiProcess } from "../../src/wiki/otterwiki-process.ts";

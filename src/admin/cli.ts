@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, readConfig } from "../config/config.ts";
 import { loadSecrets } from "../config/keys.ts";
-import { COMMITTER, openStores } from "../server.ts";
+import { COMMITTER, openStores } from "../stores.ts";
 import { WikiError } from "../wikis/wiki-service.ts";
 import { AdminError, COMMANDS, type CommandContext } from "./commands.ts";
 
@@ -52,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
   const context: CommandContext = {
     ...stores,
     dataDir: config.dataDir,
+    modelDir: config.modelDir,
     publicUrl: config.publicUrl,
     committer: COMMITTER,
   };

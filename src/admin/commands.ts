@@ -7,7 +7,9 @@ import type { Database } from "bun:sqlite";
 import type { OAuthGrantStore } from "../auth/oauth-grant-store.ts";
 import type { UserStore } from "../auth/user-store.ts";
 import type { TokenScope, WikiTokenStore } from "../auth/wiki-token.ts";
+import { createLogger } from "../lib/log.ts";
 import type { Author } from "../pages/page-store.ts";
+import { reindexWithProgress } from "../search/reindex-progress.ts";
 import { grantRole, removeMember } from "../wikis/members.ts";
 import type { PendingGrantStore } from "../wikis/pending-grant-store.ts";
 import { createToken, revokeToken } from "../wikis/tokens.ts";
@@ -28,6 +30,8 @@ export interface CommandContext {
   pendingGrants: PendingGrantStore;
   oauthGrants: OAuthGrantStore;
   dataDir: string;
+  /** Where the embedding model is (MODEL_DIR), for `reindex` without a running server. */
+  modelDir: string;
   publicUrl: URL;
   committer: Author;
 }
@@ -249,6 +253,38 @@ export const COMMANDS: Record<string, Command> = {
               )
               .join("\n");
       return { text, json: rows };
+    },
+  },
+  reindex: {
+    usage: "--wiki S | --all   (rebuild semantic search; in-process when no server runs)",
+    options: { wiki: { type: "string" }, all: { type: "boolean" } },
+    async run(context, values) {
+      const slug = optional(values, "wiki");
+      if ((slug === undefined) === (values.all !== true))
+        throw new AdminError("give either --wiki S or --all");
+      const wiki = slug === undefined ? null : wikiNamed(context, slug);
+      const tty = process.stderr.isTTY === true;
+      let lastLine = 0;
+      const result = await reindexWithProgress({
+        db: context.db,
+        dataDir: context.dataDir,
+        modelDir: context.modelDir,
+        wikiId: wiki?.id ?? null,
+        logger: createLogger("warn"),
+        progress(line, final) {
+          // A terminal gets one line redrawn; a log gets a line every few seconds.
+          if (tty) process.stderr.write(`\r${line}${final ? "\n" : ""}`);
+          else if (final || Date.now() - lastLine >= 5000) {
+            process.stderr.write(`${line}\n`);
+            lastLine = Date.now();
+          }
+        },
+      });
+      const target = wiki === null ? "all wikis" : wiki.slug;
+      return {
+        text: `reindexed ${target}: ${result.pages} pages, ${result.chunks} chunks in ${result.seconds}s (${result.mode === "server" ? "by the running server" : "in this process"})`,
+        json: { wiki: wiki?.slug ?? null, ...result },
+      };
     },
   },
   "list-users": {

@@ -5,6 +5,7 @@
  */
 import { jsonResponse } from "../http/json.ts";
 import { PageError, type PageErrorCode } from "../pages/page-error.ts";
+import { SearchUnavailableError } from "../search/semantic-hits.ts";
 
 export class ApiError extends Error {
   override name = "ApiError";
@@ -62,6 +63,9 @@ export async function answer(work: () => Promise<Response>): Promise<Response> {
   } catch (error) {
     if (error instanceof ApiError) return error.toResponse();
     if (error instanceof PageError) return apiErrorOf(error).toResponse();
+    if (error instanceof SearchUnavailableError) {
+      return new ApiError(503, "search_unavailable", error.message).toResponse();
+    }
     throw error;
   }
 }

@@ -3,6 +3,14 @@
  * test/api.test.ts checks that every route is listed here, that the document validates, and
  * that real responses match these schemas.
  */
+import {
+  DEFAULT_SEMANTIC_LIMIT,
+  DEFAULT_SEMANTIC_MODE,
+  FUSION_DESCRIPTION,
+  MAX_SEMANTIC_LIMIT,
+  SEMANTIC_SEARCH_MODES,
+  semanticSearchJsonSchema,
+} from "../search/semantic-hits.ts";
 
 const json = (schema: Record<string, unknown>) => ({ "application/json": { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -102,6 +110,7 @@ const schemas = {
       page_count: { type: "integer" },
     },
   },
+  SemanticSearchResult: semanticSearchJsonSchema(),
   SearchHit: {
     type: "object",
     required: ["path", "title", "revision", "snippet", "lines", "heading_path"],
@@ -389,6 +398,48 @@ export function openApiDocument(publicUrl: URL): Record<string, unknown> {
               }),
             },
             ...readErrors,
+          },
+        },
+      },
+      "/semantic-search": {
+        get: {
+          operationId: "semanticSearch",
+          summary: "Search by meaning (vector search), alone or fused with full text",
+          description: `One hit per page, best first, with its heading path, line range, a plain snippet, its revision, and each ranking's place. mode ${DEFAULT_SEMANTIC_MODE} (default): ${FUSION_DESCRIPTION}. mode semantic: the meaning ranking alone; score is then the cosine similarity. While the wiki is still being indexed, \`indexing.pending_pages\` says how many pages may be missing or stale.`,
+          parameters: [
+            {
+              name: "q",
+              in: "query",
+              required: true,
+              description: "A question or description in natural language",
+              schema: { type: "string", minLength: 1, maxLength: 500 },
+            },
+            limitParameter(DEFAULT_SEMANTIC_LIMIT, MAX_SEMANTIC_LIMIT),
+            {
+              name: "path_prefix",
+              in: "query",
+              description: "Only pages whose path starts with this",
+              schema: { type: "string", minLength: 1, maxLength: 600 },
+            },
+            {
+              name: "mode",
+              in: "query",
+              schema: {
+                type: "string",
+                enum: [...SEMANTIC_SEARCH_MODES],
+                default: DEFAULT_SEMANTIC_MODE,
+              },
+            },
+          ],
+          responses: {
+            "200": {
+              description: "Best matches first",
+              content: json(ref("SemanticSearchResult")),
+            },
+            ...readErrors,
+            "503": error(
+              "`search_unavailable`: the search worker is not running (e.g. its model is missing); full-text /search still works",
+            ),
           },
         },
       },

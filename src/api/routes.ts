@@ -12,6 +12,15 @@ import { jsonResponse } from "../http/json.ts";
 import { wikiOf } from "../http/request-context.ts";
 import { gitDate } from "../pages/commit-summary.ts";
 import type { ChangeContext, PageStore } from "../pages/page-store.ts";
+import type { SemanticSearch } from "../search/search-service.ts";
+import {
+  DEFAULT_SEMANTIC_LIMIT,
+  DEFAULT_SEMANTIC_MODE,
+  MAX_SEMANTIC_LIMIT,
+  SEMANTIC_SEARCH_MODES,
+  searchByMeaning,
+  semanticSearchJson,
+} from "../search/semantic-hits.ts";
 import type { Wiki } from "../wikis/wiki-store.ts";
 import { wikiUrls } from "../wikis/wiki-urls.ts";
 import { writeRefusal } from "./access.ts";
@@ -22,6 +31,7 @@ import { etagOf, parseEntityTags, writePrecondition } from "./preconditions.ts";
 
 export interface ApiDeps extends BearerGateDeps {
   pages: PageStore;
+  semanticSearch: SemanticSearch;
   maxBodyBytes: number;
 }
 
@@ -273,6 +283,30 @@ export function apiRoutes(deps: ApiDeps) {
         query: t.Object({
           q: t.String({ minLength: 1, maxLength: 500 }),
           limit: t.Optional(t.Integer({ minimum: 1, maximum: 100 })),
+        }),
+      },
+    )
+    .get(
+      "/semantic-search",
+      ({ request, query }) =>
+        answer(async () => {
+          const entered = gate(request);
+          if (entered instanceof Response) return entered;
+          const result = await searchByMeaning(deps, entered.wiki, {
+            query: query.q,
+            limit: query.limit ?? DEFAULT_SEMANTIC_LIMIT,
+            pathPrefix: query.path_prefix ?? null,
+            mode: query.mode ?? DEFAULT_SEMANTIC_MODE,
+          });
+          return jsonResponse(semanticSearchJson(result));
+        }),
+      {
+        query: t.Object({
+          q: t.String({ minLength: 1, maxLength: 500 }),
+          limit: t.Optional(t.Integer({ minimum: 1, maximum: MAX_SEMANTIC_LIMIT })),
+          path_prefix: t.Optional(t.String({ minLength: 1, maxLength: 600 })),
+          // Elysia fills a missing UnionEnum with its first value unless a default is given.
+          mode: t.Optional(t.UnionEnum(SEMANTIC_SEARCH_MODES, { default: DEFAULT_SEMANTIC_MODE })),
         }),
       },
     )

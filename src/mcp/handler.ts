@@ -20,6 +20,7 @@ import { jsonError, jsonResponse } from "../http/json.ts";
 import { wikiOf } from "../http/request-context.ts";
 import type { Logger } from "../lib/log.ts";
 import type { PageStore } from "../pages/page-store.ts";
+import type { SemanticSearch } from "../search/search-service.ts";
 import type { Wiki } from "../wikis/wiki-store.ts";
 import { type ClientIdentity, issueSessionId, readSessionId } from "./client-session.ts";
 import { wikiInstructions } from "./instructions.ts";
@@ -29,6 +30,7 @@ import { WRITE_TOOL_NAMES } from "./tool-registry.ts";
 
 export interface McpHandlerDeps extends BearerGateDeps {
   pages: PageStore;
+  semanticSearch: SemanticSearch;
   logger: Logger;
   maxBodyBytes: number;
   /** Key for signing the client-name session ids (derived from the server secret). */
@@ -150,6 +152,7 @@ export function createMcpHandler(deps: McpHandlerDeps): (request: Request) => Pr
       wiki,
       principal,
       pages: deps.pages,
+      semanticSearch: deps.semanticSearch,
       publicUrl: deps.publicUrl,
       logger: deps.logger,
       change:

@@ -9,6 +9,7 @@ import { type ZodRawShape, z } from "zod";
 import type { Principal } from "../auth/wiki-access.ts";
 import type { Logger } from "../lib/log.ts";
 import type { ChangeContext, PageStore } from "../pages/page-store.ts";
+import type { SemanticSearch } from "../search/search-service.ts";
 import type { Wiki } from "../wikis/wiki-store.ts";
 import { toolErrorResult } from "./tool-error.ts";
 
@@ -16,6 +17,8 @@ export interface ToolContext {
   wiki: Wiki;
   principal: Principal;
   pages: PageStore;
+  /** The search worker's side of `semantic_search`. */
+  semanticSearch: SemanticSearch;
   publicUrl: URL;
   logger: Logger;
   /** Commit attribution, or null when the caller may not write (anonymous). */

@@ -6,6 +6,7 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { errorFields, type Logger } from "../lib/log.ts";
 import { PageError, type PageErrorCode } from "../pages/page-error.ts";
+import { SearchUnavailableError } from "../search/semantic-hits.ts";
 
 export type ToolErrorCode =
   | "invalid_arguments"
@@ -13,6 +14,7 @@ export type ToolErrorCode =
   | "forbidden"
   | "conflict"
   | "internal_error"
+  | "search_unavailable"
   | PageErrorCode;
 
 export class ToolError extends Error {
@@ -50,6 +52,10 @@ export function toolErrorResult(error: unknown, logger: Logger, tool: string): C
       isError: true,
       content: [{ type: "text", text: toolErrorText(error.code, error.message) }],
     };
+  }
+  if (error instanceof SearchUnavailableError) {
+    const text = `${toolErrorText("search_unavailable", error.message)}\nUse search (full text) instead.`;
+    return { isError: true, content: [{ type: "text", text }] };
   }
   if (error instanceof PageError) {
     const text = `${toolErrorText(error.code, error.message)}\n${NEXT_STEP[error.code]}`;

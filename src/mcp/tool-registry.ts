@@ -1,7 +1,4 @@
-/**
- * The wiki's MCP tools, in the order clients list them. `semantic_search` is added by the search
- * subsystem once it can answer for real; until then it does not exist rather than fake results.
- */
+/** The wiki's MCP tools, in the order clients list them: the read tools first. */
 import type { WikiTool } from "./tool-context.ts";
 import { deleteNote } from "./tools/delete-note.ts";
 import { diff } from "./tools/diff.ts";
@@ -13,11 +10,13 @@ import { readNote } from "./tools/read-note.ts";
 import { recentChanges } from "./tools/recent-changes.ts";
 import { revertNote } from "./tools/revert-note.ts";
 import { search } from "./tools/search.ts";
+import { semanticSearch } from "./tools/semantic-search.ts";
 import { writeNote } from "./tools/write-note.ts";
 
 export const WIKI_TOOLS: readonly WikiTool[] = [
   readNote,
   search,
+  semanticSearch,
   listNotes,
   recentChanges,
   noteHistory,

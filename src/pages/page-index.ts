@@ -121,6 +121,17 @@ export class PageIndex {
       .all(wikiId);
   }
 
+  /** The records of those of `paths` that exist, by path (uses UNIQUE (wiki_id, path)). */
+  records(wikiId: number, paths: readonly string[]): Map<string, PageRecord> {
+    if (paths.length === 0) return new Map();
+    const rows = this.db
+      .query<PageRow, [number, string]>(
+        "SELECT * FROM pages WHERE wiki_id = ? AND path IN (SELECT value FROM json_each(?))",
+      )
+      .all(wikiId, JSON.stringify(paths));
+    return new Map(rows.map((row) => [row.path, rowToPage(row)]));
+  }
+
   allPaths(wikiId: number): string[] {
     return this.db
       .query<{ path: string }, [number]>("SELECT path FROM pages WHERE wiki_id = ?")

@@ -159,6 +159,8 @@ export interface WikiLifecycleDeps {
    * never imports the wiki proxy (DESIGN §10); the next request starts a fresh one.
    */
   stopWikiProcesses(wikiId: number): Promise<void>;
+  /** Drops the wiki's search index and chunks (the search worker may hold it open). */
+  forgetSearchIndex(wikiId: number, slug: string): Promise<void>;
 }
 
 /** Renames a wiki or makes it public or private. Owners only. */
@@ -206,6 +208,8 @@ export async function deleteWiki(
   await deps.gate.run(wiki.id, async () => {
     deps.db.transaction(() => deps.wikis.delete(wiki.id)).immediate();
     await deps.stopWikiProcesses(wiki.id);
+    // Before the folder goes: the worker must not save this wiki's index into it again.
+    await deps.forgetSearchIndex(wiki.id, wiki.slug);
     await discardWikiFolder(wikiDir(deps.dataDir, wiki.slug));
   });
 }

@@ -3,12 +3,15 @@
  * the real page store and prints `ack <json>` after each write returns. The parent kills it with
  * SIGKILL at random moments; only what was acknowledged must survive.
  */
-import { openStores } from "../../src/server.ts";
+import { openStores } from "../../src/stores.ts";
 
 const [dataDir = "", slug = "", round = "0"] = Bun.argv.slice(2);
 const { wikis, pages } = openStores(dataDir);
 const wiki = wikis.findBySlug(slug);
 if (wiki === null) throw new Error(`no wiki ${slug}`);
+// Start-up (imports, opening the database) can take seconds on a loaded machine: the parent
+// times its kill from here, so kills land among writes rather than all in start-up.
+process.stdout.write("ready\n");
 const who = {
   author: { name: "Crash Test", email: "crash@users.wikibot.invalid" },
   client: "crash-test",

@@ -51,7 +51,14 @@ export async function runAdmin(env: Record<string, string>, args: string[]): Pro
 
 export async function startTestServer(extraEnv: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = makeDataDir();
-  const config = readConfig({ DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "error", ...extraEnv });
+  const config = readConfig({
+    DATA_DIR: dataDir,
+    PORT: "0",
+    LOG_LEVEL: "error",
+    // The model `bun install` put in the project (scripts/setup/model.ts), for semantic search.
+    MODEL_DIR: join(PROJECT_DIR, ".models"),
+    ...extraEnv,
+  });
   const server = await startServer(config, createLogger("error"));
   const env = { DATA_DIR: dataDir, PUBLIC_URL: server.publicUrl.origin };
   const admin = (...args: string[]) => runAdmin(env, args);
