@@ -242,9 +242,12 @@ class WorkerSemanticSearch implements SemanticSearch {
       const timeout = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, this.options.stopTimeoutMs ?? 30_000);
       });
-      await Promise.race([finished, timeout]);
+      // A worker that already exited (or exits meanwhile) has nothing left to finish.
+      await Promise.race([finished, this.worker.exited, timeout]);
       clearTimeout(timer);
-      this.worker.kill();
+      // The worker exits by itself once stopped; it ignores SIGTERM (worker.ts), and its
+      // batches are crash-safe, so one that did not finish in time is killed outright.
+      this.worker.kill("SIGKILL");
       await this.worker.exited;
       this.state = "stopped";
       this.rejectAll("semantic search is stopped");

@@ -57,6 +57,11 @@ process.on("message", (message: ToWorker) => {
 // is a table and the index is saved before its rows go, so stopping here loses nothing.
 process.on("disconnect", () => process.exit(0));
 
+// Ctrl-C and a service stop signal the whole process group, this worker included. The server
+// decides when the worker stops (after the batch in hand; see SemanticSearch.stop), so the
+// signals are ignored here; a server that dies without asking closes the channel above.
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => {});
+
 /** Resolves on the next message or after `ms`. */
 function idle(ms: number): Promise<void> {
   return new Promise((resolve) => {
@@ -167,4 +172,6 @@ async function run(options: WorkerStartOptions): Promise<void> {
   await embedder?.dispose().catch(() => undefined);
   db?.close();
   post({ type: "stopped" });
+  // Nothing is left to do: closing the channel ends the process (the handler above).
+  process.disconnect?.();
 }
