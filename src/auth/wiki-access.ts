@@ -41,6 +41,14 @@ export interface WikiAccessDeps {
   publicUrl: URL;
 }
 
+/** Why a presented token is not valid, worded once for both kinds of token. */
+const INVALID_REASONS = {
+  malformed: "it is malformed",
+  unknown: "it is unknown",
+  revoked: "it has been revoked",
+  expired: "it has expired",
+} as const;
+
 /** Resolves a presented wiki token (or none) against one wiki. */
 export function resolveWikiToken(
   deps: WikiAccessDeps,
@@ -51,16 +59,8 @@ export function resolveWikiToken(
   if (presented.startsWith(OAUTH_ACCESS_TOKEN_PREFIX))
     return resolveOAuthToken(deps, wiki, presented);
   const verification = deps.tokens.verify(presented);
-  switch (verification.kind) {
-    case "malformed":
-      return { kind: "invalid", reason: "it is malformed" };
-    case "unknown":
-      return { kind: "invalid", reason: "it is unknown" };
-    case "revoked":
-      return { kind: "invalid", reason: "it has been revoked" };
-    case "valid":
-      break;
-  }
+  if (verification.kind !== "valid")
+    return { kind: "invalid", reason: INVALID_REASONS[verification.kind] };
   const token = verification.token;
   // A token for another wiki is "not valid here", with the same answer as an unknown token.
   if (token.wikiId !== wiki.id) return { kind: "invalid", reason: "it was made for another wiki" };
@@ -85,18 +85,8 @@ export function resolveWikiToken(
  */
 function resolveOAuthToken(deps: WikiAccessDeps, wiki: Wiki, presented: string): AccessResult {
   const verification = deps.oauthTokens.verify(presented);
-  switch (verification.kind) {
-    case "malformed":
-      return { kind: "invalid", reason: "it is malformed" };
-    case "unknown":
-      return { kind: "invalid", reason: "it is unknown" };
-    case "revoked":
-      return { kind: "invalid", reason: "it has been revoked" };
-    case "expired":
-      return { kind: "invalid", reason: "it has expired" };
-    case "valid":
-      break;
-  }
+  if (verification.kind !== "valid")
+    return { kind: "invalid", reason: INVALID_REASONS[verification.kind] };
   const token = verification.token;
   const audience = `${wikiOrigin(deps.publicUrl, wiki.slug)}${MCP_PATH}`;
   if (token.wikiId !== wiki.id || token.resource !== audience)
