@@ -22,7 +22,8 @@ if (config.publicUrl.hostname !== "localhost") {
   process.exit(1);
 }
 
-const setup = Bun.spawn(["bun", "scripts/setup.ts", "--quiet"], {
+// The same set-up as `bun run start`, the embedding model in MODEL_DIR included.
+const setup = Bun.spawn(["bun", "scripts/setup.ts", "--quiet", "--install-model"], {
   cwd: projectDir,
   stdio: ["ignore", "inherit", "inherit"],
 });

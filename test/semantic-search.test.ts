@@ -287,6 +287,13 @@ describe("found by meaning", () => {
     const elsewhere = await searchRest("lab", { q: OTTERS.question, path_prefix: "Methods/" });
     expect(paths(elsewhere)).not.toContain(OTTERS.path);
     expect(paths(elsewhere).every((path) => path.startsWith("Methods/"))).toBe(true);
+    // A prefix nothing lies under answers nothing, without searching the whole index for it.
+    const nowhere = await searchRest("lab", {
+      q: OTTERS.question,
+      mode: "semantic",
+      path_prefix: `Nowhere/${"x".repeat(500)}/`,
+    });
+    expect(nowhere.hits).toEqual([]);
   });
 });
 

@@ -200,13 +200,24 @@ export class ChunkStore {
     return found;
   }
 
+  /** Whether any chunk of the wiki lies under `prefix` (an indexed range over chunks_by_page). */
+  hasChunkUnder(wikiId: number, prefix: string): boolean {
+    return (
+      this.db
+        .query<{ one: number }, [number, string, string]>(
+          "SELECT 1 AS one FROM chunks WHERE wiki_id = ? AND path >= ? AND path < ? LIMIT 1",
+        )
+        .get(wikiId, prefix, `${prefix}\u{10ffff}`) !== null
+    );
+  }
+
   deleteWikiChunks(wikiId: number): void {
     this.db.query("DELETE FROM chunks WHERE wiki_id = ?").run(wikiId);
   }
 
   /** Forgets every chunk of a wiki and queues all its pages: its index must be rebuilt. */
   resetWiki(wikiId: number): number {
-    this.db.query("DELETE FROM chunks WHERE wiki_id = ?").run(wikiId);
+    this.deleteWikiChunks(wikiId);
     return this.enqueueAll(wikiId);
   }
 }

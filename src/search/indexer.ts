@@ -33,6 +33,9 @@ interface PreparedPage {
   vectors: Float32Array[];
 }
 
+/** The most nearest chunks one query looks at (USearch search + one SQL read of their rows). */
+const MAX_CANDIDATES = 4096;
+
 export class SearchIndexer {
   private readonly indexes = new Map<number, VectorIndex>();
 
@@ -138,11 +141,16 @@ export class SearchIndexer {
     const index = this.indexFor(wikiId, slug);
     const pendingPages = this.store.queueDepth(wikiId);
     if (index.size === 0 || limit <= 0) return { hits: [], pendingPages };
+    // A prefix nothing lies under would otherwise widen the search over the whole index.
+    if (pathPrefix !== undefined && !this.store.hasChunkUnder(wikiId, pathPrefix))
+      return { hits: [], pendingPages };
     const [vector] = await this.embedder.embed([query]);
     if (vector === undefined) return { hits: [], pendingPages };
     // Pages repeat among the nearest chunks and a prefix filters after the search, so ask for
-    // more than `limit` and widen until enough distinct pages are found or the index is spent.
-    let k = Math.max(limit * 8, 64);
+    // more than `limit` and widen until enough distinct pages are found, the index is spent, or
+    // MAX_CANDIDATES is reached: one query's work is bounded whatever the wiki or the prefix
+    // (pages under a prefix past the nearest MAX_CANDIDATES chunks are not found).
+    let k = Math.min(Math.max(limit * 8, 64), MAX_CANDIDATES);
     let hits: SemanticHit[] = [];
     for (;;) {
       const matches = index.search(vector, k);
@@ -166,8 +174,8 @@ export class SearchIndexer {
           text: chunk.text,
         });
       }
-      if (hits.length >= limit || k >= index.size) break;
-      k *= 4;
+      if (hits.length >= limit || k >= index.size || k >= MAX_CANDIDATES) break;
+      k = Math.min(k * 4, MAX_CANDIDATES);
     }
     return { hits: hits.slice(0, limit), pendingPages };
   }

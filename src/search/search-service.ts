@@ -48,6 +48,8 @@ export interface SemanticSearch {
     options: { limit: number; pathPrefix?: string },
   ): Promise<SemanticSearchResult>;
   status(): SearchWorkerStatus;
+  /** The state alone, without counting the queue (per-request checks use this). */
+  state(): WorkerState;
   /** Enqueue every page of one wiki (or all) for rebuilding; resolves when queued. */
   reindex(target: { wikiId: number } | "all"): Promise<{ queuedPages: number }>;
   /** Drops a deleted wiki's index files and chunks. */
@@ -84,7 +86,7 @@ type Pending<T> = { resolve(value: T): void; reject(error: Error): void };
 class WorkerSemanticSearch implements SemanticSearch {
   private readonly worker: Subprocess;
   private readonly store: ChunkStore;
-  private state: WorkerState = "starting";
+  private current: WorkerState = "starting";
   private indexedChunks = 0;
   private error: string | undefined;
   private nextId = 1;
@@ -135,9 +137,9 @@ class WorkerSemanticSearch implements SemanticSearch {
   private receive(message: FromWorker): void {
     switch (message.type) {
       case "state":
-        if (message.state === "failed" && this.state !== "failed")
+        if (message.state === "failed" && this.current !== "failed")
           this.options.logger.error("semantic search is unavailable", { error: message.error });
-        this.state = message.state;
+        this.current = message.state;
         this.indexedChunks = message.indexedChunks;
         this.error = message.error;
         if (message.state === "failed") this.rejectAll(message.error ?? "search failed");
@@ -164,7 +166,7 @@ class WorkerSemanticSearch implements SemanticSearch {
   }
 
   private fail(error: string): void {
-    this.state = "failed";
+    this.current = "failed";
     this.error = error;
     this.options.logger.error("semantic search is unavailable", { error });
     this.rejectAll(error);
@@ -183,9 +185,9 @@ class WorkerSemanticSearch implements SemanticSearch {
     query: string,
     options: { limit: number; pathPrefix?: string },
   ): Promise<SemanticSearchResult> {
-    if (this.state === "failed")
+    if (this.current === "failed")
       return Promise.reject(new Error(`semantic search is unavailable: ${this.error}`));
-    if (this.state === "stopped" || this.stopped !== null)
+    if (this.current === "stopped" || this.stopped !== null)
       return Promise.reject(new Error("semantic search is stopped"));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -201,6 +203,10 @@ class WorkerSemanticSearch implements SemanticSearch {
     });
   }
 
+  state(): WorkerState {
+    return this.current;
+  }
+
   status(): SearchWorkerStatus {
     let queueDepth = 0;
     try {
@@ -209,7 +215,7 @@ class WorkerSemanticSearch implements SemanticSearch {
       // The database is closed during shutdown; counts are then moot.
     }
     return {
-      state: this.state,
+      state: this.current,
       queueDepth,
       indexedChunks: this.indexedChunks,
       ...(this.error === undefined ? {} : { error: this.error }),
@@ -223,7 +229,7 @@ class WorkerSemanticSearch implements SemanticSearch {
   }
 
   forgetWiki(wikiId: number, slug: string): Promise<void> {
-    if (this.state === "failed" || this.stopped !== null) return Promise.resolve();
+    if (this.current === "failed" || this.stopped !== null) return Promise.resolve();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.forgets.set(id, { resolve, reject });
@@ -249,7 +255,7 @@ class WorkerSemanticSearch implements SemanticSearch {
       // batches are crash-safe, so one that did not finish in time is killed outright.
       this.worker.kill("SIGKILL");
       await this.worker.exited;
-      this.state = "stopped";
+      this.current = "stopped";
       this.rejectAll("semantic search is stopped");
       if (existsSync(this.pidFile)) rmSync(this.pidFile, { force: true });
     })();

@@ -78,7 +78,7 @@ const UNAVAILABLE_MESSAGE =
   "semantic search is not available on this server right now (its search worker is not running); full-text search still works";
 
 function isDown(service: SemanticSearch): boolean {
-  const { state } = service.status();
+  const state = service.state();
   return state === "failed" || state === "stopped";
 }
 
