@@ -7,9 +7,10 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { readConfig } from "../src/config/config.ts";
 import { createLogger } from "../src/lib/log.ts";
+import { startSemanticSearch } from "../src/search/search-service.ts";
 import { HNSW, INDEX_FILE, openVectorIndex } from "../src/search/vector-index.ts";
 import { openStores, type RunningServer, startServer } from "../src/server.ts";
 import { WikiStore } from "../src/wikis/wiki-store.ts";
@@ -108,6 +109,24 @@ describe("on one server", () => {
     }
   });
   afterAll(() => t.close());
+
+  test("a second search worker for the same DATA_DIR is refused; the first keeps its claim", async () => {
+    const dataDir = resolve(t.dataDir);
+    const second = startSemanticSearch({
+      db: t.server.db,
+      dataDir,
+      databasePath: join(dataDir, "wikibot.db"),
+      modelDir: MODEL_DIR,
+      logger: createLogger("error"),
+    });
+    expect(second.state()).toBe("failed");
+    expect(second.status().error).toContain("runs the search worker for this DATA_DIR");
+    await expect(second.search(1, "anything", { limit: 5 })).rejects.toThrow("unavailable");
+    await second.stop();
+    expect(t.server.semanticSearch.state()).not.toBe("failed");
+    const pidFile = join(dataDir, "run", "search-worker.pid");
+    expect(readFileSync(pidFile, "utf8").trim()).toBe(String(process.pid));
+  });
 
   async function writeOverMcp(slug: string, path: string, content: string): Promise<void> {
     const client = await connectMcp(t, slug, tokens[slug] ?? "");

@@ -11,7 +11,7 @@ import { resolve } from "node:path";
 import type { Logger } from "../lib/log.ts";
 import { SECOND } from "../lib/time.ts";
 import { ChunkStore } from "./chunk-store.ts";
-import { searchWorkerPidFile, startSemanticSearch } from "./search-service.ts";
+import { otherWorkerHolder, startSemanticSearch } from "./search-service.ts";
 
 export interface ReindexOptions {
   db: Database;
@@ -33,27 +33,12 @@ export interface ReindexResult {
   seconds: number;
 }
 
-/** The pid in the worker's pid file if that process is alive and is not this one. */
-export function runningServerPid(dataDir: string): number | null {
-  const file = searchWorkerPidFile(dataDir);
-  if (!existsSync(file)) return null;
-  const pid = Number(readFileSync(file, "utf8").trim());
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return null;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    // ESRCH: a crashed server left the file behind.
-    return null;
-  }
-}
-
 export async function reindexWithProgress(options: ReindexOptions): Promise<ReindexResult> {
   const store = new ChunkStore(options.db);
   const started = Date.now();
   const startedSeconds = Math.floor(started / SECOND);
   const total = store.enqueueAll(options.wikiId);
-  const mode = runningServerPid(options.dataDir) === null ? "in-process" : "server";
+  const mode = otherWorkerHolder(options.dataDir) === null ? "in-process" : "server";
   const service =
     mode === "in-process"
       ? startSemanticSearch({

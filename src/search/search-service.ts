@@ -5,7 +5,7 @@
  * touches an index itself, so nothing here blocks the event loop.
  */
 import type { Database } from "bun:sqlite";
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Subprocess } from "bun";
@@ -76,9 +76,82 @@ export function searchWorkerPidFile(dataDir: string): string {
   return join(dataDir, "run", "search-worker.pid");
 }
 
+/** The live process named in the pid file, if it is not this one. */
+export function otherWorkerHolder(dataDir: string): number | null {
+  const file = searchWorkerPidFile(dataDir);
+  if (!existsSync(file)) return null;
+  const pid = Number(readFileSync(file, "utf8").trim());
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    // ESRCH: a process that died left the file behind.
+    return null;
+  }
+}
+
+/** DATA_DIRs whose worker this process runs (the pid file cannot tell two of ours apart). */
+const claimedHere = new Set<string>();
+
+/**
+ * Claims the right to run this DATA_DIR's worker. Two workers would each hold an index in
+ * memory and save it whole, the last save silently dropping the other's pages, so a second
+ * claimant (a server while `admin reindex` embeds, or the reverse) is refused. `wx` makes
+ * the claim itself atomic; a file left by a dead process is replaced.
+ */
+function claimWorker(dataDir: string): number | null {
+  if (claimedHere.has(dataDir)) return process.pid;
+  const file = searchWorkerPidFile(dataDir);
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const holder = otherWorkerHolder(dataDir);
+  if (holder !== null) return holder;
+  rmSync(file, { force: true });
+  try {
+    writeFileSync(file, `${process.pid}\n`, { flag: "wx" });
+    claimedHere.add(dataDir);
+    return null;
+  } catch {
+    return otherWorkerHolder(dataDir) ?? -1;
+  }
+}
+
 /** Starts the worker; the model loads in the background (state "starting" until then). */
 export function startSemanticSearch(options: SemanticSearchOptions): SemanticSearch {
-  return new WorkerSemanticSearch(options);
+  const holder = claimWorker(options.dataDir);
+  if (holder === null) return new WorkerSemanticSearch(options);
+  const error = `another process (pid ${holder}) runs the search worker for this DATA_DIR`;
+  options.logger.error("semantic search is unavailable", { error });
+  return new UnavailableSemanticSearch(new ChunkStore(options.db), error);
+}
+
+/** No worker here: searches are refused; queued work waits for the process that has one. */
+class UnavailableSemanticSearch implements SemanticSearch {
+  constructor(
+    private readonly store: ChunkStore,
+    private readonly error: string,
+  ) {}
+  search(): Promise<SemanticSearchResult> {
+    return Promise.reject(new Error(`semantic search is unavailable: ${this.error}`));
+  }
+  state(): WorkerState {
+    return "failed";
+  }
+  status(): SearchWorkerStatus {
+    return {
+      state: "failed",
+      queueDepth: this.store.queueDepth(),
+      indexedChunks: 0,
+      error: this.error,
+    };
+  }
+  async reindex(target: { wikiId: number } | "all"): Promise<{ queuedPages: number }> {
+    return { queuedPages: this.store.enqueueAll(target === "all" ? null : target.wikiId) };
+  }
+  async forgetWiki(wikiId: number): Promise<void> {
+    this.store.deleteWikiChunks(wikiId);
+  }
+  async stop(): Promise<void> {}
 }
 
 type Pending<T> = { resolve(value: T): void; reject(error: Error): void };
@@ -99,8 +172,6 @@ class WorkerSemanticSearch implements SemanticSearch {
   constructor(private readonly options: SemanticSearchOptions) {
     this.store = new ChunkStore(options.db);
     this.pidFile = searchWorkerPidFile(options.dataDir);
-    mkdirSync(dirname(this.pidFile), { recursive: true, mode: 0o700 });
-    writeFileSync(this.pidFile, `${process.pid}\n`);
     // A child process, not a Bun Worker: see worker.ts for why (native addon, isolation).
     this.worker = Bun.spawn(["bun", fileURLToPath(new URL("./worker.ts", import.meta.url))], {
       stdin: "ignore",
@@ -257,7 +328,13 @@ class WorkerSemanticSearch implements SemanticSearch {
       await this.worker.exited;
       this.current = "stopped";
       this.rejectAll("semantic search is stopped");
-      if (existsSync(this.pidFile)) rmSync(this.pidFile, { force: true });
+      claimedHere.delete(this.options.dataDir);
+      // Only our own claim: a file naming another process is that process's.
+      if (
+        existsSync(this.pidFile) &&
+        readFileSync(this.pidFile, "utf8").trim() === `${process.pid}`
+      )
+        rmSync(this.pidFile, { force: true });
     })();
     return this.stopped;
   }
