@@ -6,7 +6,6 @@
  * and embeds in-process, exiting when done.
  */
 import type { Database } from "bun:sqlite";
-import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Logger } from "../lib/log.ts";
 import { SECOND } from "../lib/time.ts";
