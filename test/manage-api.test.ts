@@ -156,6 +156,33 @@ describe("the caller", () => {
 });
 
 describe("state-changing requests", () => {
+  test("changes are bounded per account: past the burst, 429 with Retry-After; others unaffected", async () => {
+    await addUser(t, "rita", { displayName: "Rita Rapid" });
+    const rita = signIn(t, "rita");
+    // Cheap changes that fail (no such wiki) still count: the bound is on asking.
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const answer = await api(rita, "DELETE", "/api/wikis/no-such-wiki/tokens/x", {
+        pattern: "/api/wikis/{slug}/tokens/{id}",
+      });
+      expect(answer.status).toBe(404);
+    }
+    const response = await fetch(`${rita.origin}/api/wikis/no-such-wiki/tokens/x`, {
+      method: "DELETE",
+      headers: { origin: rita.origin, cookie: rita.apexCookie },
+    });
+    expect(response.status).toBe(429);
+    expect(Number(response.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
+      "rate_limited",
+    );
+    // Reading is not bounded by it, and another account is not affected.
+    expect((await api(rita, "GET", "/api/me")).status).toBe(200);
+    const other = await api(olive, "DELETE", "/api/wikis/no-such-wiki/tokens/x", {
+      pattern: "/api/wikis/{slug}/tokens/{id}",
+    });
+    expect(other.status).toBe(404);
+  });
+
   test("a cross-origin POST is refused; Sec-Fetch-Site: same-origin without Origin is admitted", async () => {
     const foreign = await api(olive, "POST", "/api/wikis", {
       body: { slug: "csrf-wiki" },

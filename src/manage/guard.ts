@@ -18,7 +18,7 @@ import { ManageError } from "./manage-error.ts";
 /** Management bodies are a few small fields; nothing legitimate comes near this. */
 export const MAX_MANAGE_BODY_BYTES = 16 * 1024;
 
-const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+export const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 export interface GuardDeps {
   sessions: SessionService;

@@ -8,12 +8,13 @@
 import { toOpenAPISchema } from "@elysiajs/openapi";
 import { Elysia, ValidationError } from "elysia";
 import { jsonError, jsonResponse } from "../http/json.ts";
+import { RateLimiter } from "../http/rate-limit.ts";
 import { errorFields } from "../lib/log.ts";
 import { connectionRoutes } from "./connections.ts";
 import { attachCaller, type ManageDeps } from "./context.ts";
-import { admitRequest, authenticate } from "./guard.ts";
+import { admitRequest, authenticate, STATE_CHANGING } from "./guard.ts";
 import { linkRoutes } from "./links.ts";
-import { refusalResponse } from "./manage-error.ts";
+import { ManageError, refusalResponse } from "./manage-error.ts";
 import { meRoutes } from "./me.ts";
 import { memberRoutes } from "./members.ts";
 import { SIGNUP_PATH, signupRoutes } from "./signup.ts";
@@ -38,6 +39,11 @@ function validationMessage(error: ValidationError): string {
 }
 
 export function createManageHandler(deps: ManageDeps): ManageHandler {
+  // Every account may sign up, and each change can cost a repository on disk (a new wiki) or a
+  // request to a server the caller names (a grant by handle), so changes are bounded per
+  // account: far above what a person clicks, far below a script's loop. How many wikis a plan
+  // allows is the plan policy's (issue 12), not this.
+  const changesPerUser = new RateLimiter({ burst: 100, perMinute: 60, maxKeys: 10_000 });
   const router = new Elysia({ prefix: MANAGE_PREFIX })
     .onError(({ code, error, request }) => {
       const refusal = refusalResponse(error);
@@ -74,7 +80,7 @@ export function createManageHandler(deps: ManageDeps): ManageHandler {
           "Authentication: the apex " +
           "session cookie (POST /api/signup: the sign-up cookie of a first sign-in). " +
           "State-changing requests need a same-origin Origin (or Sec-Fetch-Site: same-origin) " +
-          "and a JSON body.",
+          "and a JSON body, and are limited per account (429 with Retry-After).",
       },
       paths,
       components,
@@ -91,6 +97,16 @@ export function createManageHandler(deps: ManageDeps): ManageHandler {
       if (path === `${MANAGE_PREFIX}${SIGNUP_PATH}`)
         return await router.handle(await admitRequest(deps, request));
       const user = authenticate(deps, request);
+      if (STATE_CHANGING.has(request.method)) {
+        const admitted = changesPerUser.take(String(user.id));
+        if (!admitted.ok)
+          throw new ManageError(
+            429,
+            "rate_limited",
+            `too many changes from your account; try again in ${admitted.retryAfterSeconds} s`,
+            { "retry-after": String(admitted.retryAfterSeconds) },
+          );
+      }
       const admitted = await admitRequest(deps, request);
       attachCaller(admitted, user);
       return await router.handle(admitted);
