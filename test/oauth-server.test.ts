@@ -473,6 +473,52 @@ describe("dynamic client registration (RFC 7591)", () => {
 });
 
 describe("authorize → sign-in → consent → code", () => {
+  test("an oversized state is refused with a page and nothing stored", async () => {
+    const client = await registerClaude();
+    const before = t.server.db
+      .query<{ n: number }, []>("SELECT COUNT(*) AS n FROM oauth_requests")
+      .get()?.n;
+    const response = await fetch(
+      authorizeUrl(client, { ...newFlow(), state: "s".repeat(8 * 1024) }),
+      { headers: NAVIGATION_HEADERS, redirect: "manual" },
+    );
+    expect(response.status).toBe(400);
+    expect(response.headers.get("location")).toBeNull();
+    expect(await response.text()).toContain("limited to 1024 characters");
+    const after = t.server.db
+      .query<{ n: number }, []>("SELECT COUNT(*) AS n FROM oauth_requests")
+      .get()?.n;
+    expect(after).toBe(before);
+  });
+
+  test("new authorization requests are bounded per client: past the burst, 429 and nothing stored", async () => {
+    const client = await registerClaude();
+    const from = { ...NAVIGATION_HEADERS, "x-forwarded-for": "203.0.113.99" };
+    for (let attempt = 0; attempt < 60; attempt++) {
+      const response = await fetch(authorizeUrl(client, newFlow()), {
+        headers: from,
+        redirect: "manual",
+      });
+      expect(response.status).toBe(302);
+    }
+    const count = () =>
+      t.server.db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM oauth_requests").get()?.n;
+    const before = count();
+    const refused = await fetch(authorizeUrl(client, newFlow()), {
+      headers: from,
+      redirect: "manual",
+    });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(count()).toBe(before);
+    // Another client is not affected.
+    const other = await fetch(authorizeUrl(client, newFlow()), {
+      headers: { ...NAVIGATION_HEADERS, "x-forwarded-for": "203.0.113.100" },
+      redirect: "manual",
+    });
+    expect(other.status).toBe(302);
+  });
+
   test("a browser without a session goes through the apex handshake, then sees the consent page", async () => {
     const client = await registerClaude();
     const flow = newFlow();

@@ -64,19 +64,27 @@ export function takeAll(checks: [RateLimiter, string][]): RateDecision {
   return { ok: true };
 }
 
-/**
- * The limits on starting a sign-in (Bluesky, GitHub, Google). A Bluesky start makes us resolve a
- * handle and push an authorization request to a server the form names, and every start stores
- * a state: bounded per client, and for everyone together so a crowd of clients cannot turn us
- * into a request cannon or push real people's states out. A person retrying by hand stays far
- * below both.
- */
-export function signInStartLimits(): (clientKey: string) => RateDecision {
-  const perClient = new RateLimiter({ burst: 20, perMinute: 20, maxKeys: 10_000 });
-  const everyone = new RateLimiter({ burst: 300, perMinute: 600, maxKeys: 1 });
+/** A per-client limit and a limit for everyone together, checked in that order (takeAll). */
+export function perClientAndEveryone(
+  perClient: { burst: number; perMinute: number },
+  everyone: { burst: number; perMinute: number },
+): (clientKey: string) => RateDecision {
+  const clients = new RateLimiter({ ...perClient, maxKeys: 10_000 });
+  const all = new RateLimiter({ ...everyone, maxKeys: 1 });
   return (clientKey) =>
     takeAll([
-      [perClient, clientKey],
-      [everyone, ""],
+      [clients, clientKey],
+      [all, ""],
     ]);
+}
+
+/**
+ * The limits on starting a sign-in or an authorization (Bluesky, GitHub, Google, a wiki's OAuth
+ * authorize). A Bluesky start makes us resolve a handle and push an authorization request to a
+ * server the form names, and every start stores a state: bounded per client, and for everyone
+ * together so a crowd of clients cannot turn us into a request cannon or push real people's
+ * states out. A person retrying by hand stays far below both.
+ */
+export function signInStartLimits(): (clientKey: string) => RateDecision {
+  return perClientAndEveryone({ burst: 20, perMinute: 20 }, { burst: 300, perMinute: 600 });
 }

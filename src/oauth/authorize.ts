@@ -20,6 +20,9 @@ import type { AuthorizationRequest } from "./request-store.ts";
 import { requestedScopes, scopesForRole } from "./scopes.ts";
 import { signedInPerson } from "./signed-in-person.ts";
 
+/** Clients send a random value of a few dozen characters; 1 KiB leaves ample room. */
+const MAX_STATE_LENGTH = 1024;
+
 export const AUTHORIZE_PATH = "/oauth/authorize";
 
 type Validation =
@@ -74,6 +77,16 @@ function validate(context: OAuthContext, wiki: Wiki, query: URLSearchParams): Va
   }
 
   const state = single(query, "state");
+  // Stored with the request until the person decides: bounded, and answered with a page, since
+  // echoing an oversized state back to the app is no help to anyone.
+  if (typeof state === "string" && state.length > MAX_STATE_LENGTH)
+    return {
+      kind: "page",
+      error: new OAuthError(
+        "invalid_request",
+        `The state parameter is limited to ${MAX_STATE_LENGTH} characters.`,
+      ),
+    };
   const back = (error: OAuthError): Validation => ({
     kind: "redirect",
     error,

@@ -67,12 +67,15 @@ export function oauthErrorResponse(error: OAuthError, delivery: ErrorDelivery): 
         state: delivery.state,
         iss: delivery.issuer,
       });
-    case "page":
-      return htmlPage(
+    case "page": {
+      const page = htmlPage(
         error.status,
         "This app's sign-in request cannot be used",
         `<p>${escapeHtml(error.description)}</p><p>Go back to the app and connect again. If it keeps happening, the app is not set up to connect to this wiki.</p>`,
       );
+      for (const [name, value] of Object.entries(error.headers)) page.headers.set(name, value);
+      return page;
+    }
   }
 }
 

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { readTextWithin } from "../http/body-limit.ts";
-import { type RateDecision, RateLimiter, takeAll } from "../http/rate-limit.ts";
+import { perClientAndEveryone, type RateDecision } from "../http/rate-limit.ts";
 import type { Wiki } from "../wikis/wiki-store.ts";
 import { CLIENT_AUTH_METHODS, type ClientAuthMethod } from "./client-store.ts";
 import type { OAuthContext } from "./context.ts";
@@ -28,13 +28,7 @@ const ClientMetadata = z.looseObject({
 
 /** Per client address (X-Forwarded-For behind our Caddy) and for everyone together. */
 export function registrationLimits(): (clientKey: string) => RateDecision {
-  const perClient = new RateLimiter({ burst: 10, perMinute: 10, maxKeys: 10_000 });
-  const everyone = new RateLimiter({ burst: 200, perMinute: 300, maxKeys: 1 });
-  return (clientKey) =>
-    takeAll([
-      [perClient, clientKey],
-      [everyone, ""],
-    ]);
+  return perClientAndEveryone({ burst: 10, perMinute: 10 }, { burst: 200, perMinute: 300 });
 }
 
 function isAuthMethod(value: string): value is ClientAuthMethod {

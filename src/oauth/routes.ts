@@ -11,6 +11,7 @@ import type { OAuthGrantStore } from "../auth/oauth-grant-store.ts";
 import type { SessionService } from "../auth/session/session.ts";
 import type { UserStore } from "../auth/user-store.ts";
 import { jsonError } from "../http/json.ts";
+import { perClientAndEveryone } from "../http/rate-limit.ts";
 import { clientKeyOf, wikiOf } from "../http/request-context.ts";
 import { errorFields, type Logger } from "../lib/log.ts";
 import type { Wiki, WikiStore } from "../wikis/wiki-store.ts";
@@ -99,6 +100,14 @@ export function createOAuthHandler(
     }
   }
 
+  // Each new authorization request stores a row (at most a few KiB, 10 minutes) before anyone
+  // signs in. A person authorizes a handful of apps; 60 a minute per client and 600 for all
+  // bound what a stranger can store to a few MiB.
+  const admitAuthorize = perClientAndEveryone(
+    { burst: 60, perMinute: 60 },
+    { burst: 600, perMinute: 600 },
+  );
+
   return async (request) => {
     const wiki = wikiOf(request);
     const url = new URL(request.url);
@@ -112,7 +121,23 @@ export function createOAuthHandler(
           headers: { location: `${AUTHORIZE_PATH}${url.search}`, "cache-control": "no-store" },
         });
       case AUTHORIZE_PATH:
-        if (request.method === "GET") return handleAuthorize(context, request, wiki);
+        if (request.method === "GET") {
+          // The return trip with its `request` handle is not a new request.
+          const admitted = url.searchParams.has("request")
+            ? { ok: true as const }
+            : admitAuthorize(clientKeyOf(request));
+          if (!admitted.ok)
+            return oauthErrorResponse(
+              new OAuthError(
+                "temporarily_unavailable",
+                "Too many authorization requests from your network. Wait a minute and try again.",
+                429,
+                { "retry-after": String(admitted.retryAfterSeconds) },
+              ),
+              { kind: "page" },
+            );
+          return handleAuthorize(context, request, wiki);
+        }
         if (request.method !== "POST")
           return jsonError(405, "method_not_allowed", "use GET or POST", { allow: "GET, POST" });
         try {
