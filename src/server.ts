@@ -150,7 +150,7 @@ export async function startServer(
     plcUrl: config.atprotoPlcUrl,
     handleResolverUrl: config.atprotoHandleResolver,
     allowLoopbackHttp: config.atprotoAllowLoopbackHttp,
-    claimPendingGrants: (user) => claimPendingGrants(stores, user),
+    claimPendingGrants: (user, verifiedHandle) => claimPendingGrants(stores, user, verifiedHandle),
   });
   const providerLogin = buildProviderLogin({
     db: stores.db,
@@ -160,7 +160,8 @@ export async function startServer(
     githubLogin: config.githubLogin,
     googleLogin: config.googleLogin,
     fetch: createHardenedFetch({ allowLoopbackHttp: config.atprotoAllowLoopbackHttp }),
-    claimPendingGrants: (user) => claimPendingGrants(stores, user),
+    // Not a Bluesky sign-in: no handle was verified now, so only grants keyed by DID apply.
+    claimPendingGrants: (user) => claimPendingGrants(stores, user, null),
   });
   const webApp = await buildWebApp(resolve(import.meta.dir, "..", "public"));
   const stopOAuthSweeps = startOAuthSweeps({ ...stores, logger });

@@ -63,23 +63,27 @@ describe("claimPendingGrants", () => {
     expect(granted.kind).toBe("pending");
     const newcomer = makeUser("newcomer", DID_NEW);
     expect(deps.wikis.roleOf(wiki.id, newcomer.id)).toBeNull();
-    expect(claimPendingGrants(deps, newcomer)).toEqual([{ wikiId: wiki.id, role: "editor" }]);
+    expect(claimPendingGrants(deps, newcomer, newcomer.handle)).toEqual([
+      { wikiId: wiki.id, role: "editor" },
+    ]);
     expect(deps.wikis.roleOf(wiki.id, newcomer.id)).toBe("editor");
     expect(deps.pendingGrants.listForWiki(wiki.id)).toEqual([]);
-    expect(claimPendingGrants(deps, newcomer)).toEqual([]);
+    expect(claimPendingGrants(deps, newcomer, newcomer.handle)).toEqual([]);
   });
 
   test("a grant by handle matches the verified handle, case-insensitively", () => {
     grantRole(deps, asOlive(), "lab", parseSubject("@Pat.Example.com"), "viewer");
     const other = makeUser("someone", "did:plc:someonesomeonesomeoneso");
-    expect(claimPendingGrants(deps, other)).toEqual([]);
+    expect(claimPendingGrants(deps, other, other.handle)).toEqual([]);
     const pat = deps.users.create({
       username: "pat",
       did: "did:plc:patpatpatpatpatpatpatpatpa".slice(0, 32),
       handle: "PAT.example.com",
       displayName: "Pat",
     });
-    expect(claimPendingGrants(deps, pat)).toEqual([{ wikiId: wiki.id, role: "viewer" }]);
+    expect(claimPendingGrants(deps, pat, pat.handle)).toEqual([
+      { wikiId: wiki.id, role: "viewer" },
+    ]);
     expect(deps.wikis.roleOf(wiki.id, pat.id)).toBe("viewer");
   });
 
@@ -87,7 +91,7 @@ describe("claimPendingGrants", () => {
     const newcomer = makeUser("newcomer", DID_NEW);
     deps.wikis.setRole(wiki.id, newcomer.id, "owner");
     deps.pendingGrants.put(wiki.id, { kind: "did", did: DID_NEW }, "viewer", olive.id);
-    expect(claimPendingGrants(deps, newcomer)).toEqual([]);
+    expect(claimPendingGrants(deps, newcomer, newcomer.handle)).toEqual([]);
     expect(deps.wikis.roleOf(wiki.id, newcomer.id)).toBe("owner");
     expect(deps.pendingGrants.listForWiki(wiki.id)).toEqual([]);
   });
@@ -95,7 +99,25 @@ describe("claimPendingGrants", () => {
   test("a deleted wiki takes its pending grants with it", () => {
     grantRole(deps, asOlive(), "lab", parseSubject(DID_NEW), "editor");
     deps.wikis.delete(wiki.id);
-    expect(claimPendingGrants(deps, makeUser("newcomer", DID_NEW))).toEqual([]);
+    const newcomer = makeUser("newcomer", DID_NEW);
+    expect(claimPendingGrants(deps, newcomer, newcomer.handle)).toEqual([]);
+  });
+
+  test("a grant by handle is claimed only with a handle verified by this sign-in", () => {
+    grantRole(deps, asOlive(), "lab", parseSubject("pat.example.com"), "editor");
+    // Last seen with the handle, but this sign-in (GitHub, or a failed check) verified none:
+    // the handle may have moved on since.
+    const stale = makeUser("stale", "did:plc:stalestalestalestalestal");
+    expect(claimPendingGrants(deps, stale, null)).toEqual([]);
+    expect(deps.pendingGrants.listForWiki(wiki.id)).toHaveLength(1);
+    expect(claimPendingGrants(deps, stale, "pat.example.com")).toEqual([
+      { wikiId: wiki.id, role: "editor" },
+    ]);
+  });
+
+  test("the resolver's placeholder for a failed handle names nobody", () => {
+    expect(() => parseSubject("handle.invalid")).toThrow("not a usable handle");
+    expect(() => parseSubject("@HANDLE.INVALID")).toThrow("not a usable handle");
   });
 });
 
@@ -218,9 +240,11 @@ describe("granting by handle resolves the handle to a DID", () => {
       handle: "pat.example.com",
       displayName: "Other",
     });
-    expect(claimPendingGrants(deps, other)).toEqual([]);
+    expect(claimPendingGrants(deps, other, other.handle)).toEqual([]);
     const pat = makeUser("pat", DID_NEW);
-    expect(claimPendingGrants(deps, pat)).toEqual([{ wikiId: wiki.id, role: "editor" }]);
+    expect(claimPendingGrants(deps, pat, pat.handle)).toEqual([
+      { wikiId: wiki.id, role: "editor" },
+    ]);
   });
 
   test("a handle naming nobody is refused; when the network is down the handle is kept", async () => {
@@ -245,13 +269,11 @@ describe("granting by handle resolves the handle to a DID", () => {
     expect(deps.pendingGrants.listForWiki(wiki.id)).toEqual([]);
   });
 
-  test("no lookup for a DID, for a handle someone here has, or for a caller who is not owner", async () => {
+  test("no lookup for a DID or for a caller who is not owner", async () => {
     lookups.length = 0;
     const lookup = answering({ kind: "did", did: DID_NEW });
     const byDid = parseSubject(DID_NEW);
     expect(await resolveGrantSubject(deps, asOlive(), "lab", byDid, lookup)).toEqual(byDid);
-    const known = parseSubject("olive.bsky.social");
-    expect(await resolveGrantSubject(deps, asOlive(), "lab", known, lookup)).toEqual(known);
     const eve = makeUser("eve", "did:plc:eveeveeveeveeveeveeveeve");
     deps.wikis.setRole(wiki.id, eve.id, "editor");
     const asEve = { kind: "user" as const, user: eve };
@@ -259,5 +281,22 @@ describe("granting by handle resolves the handle to a DID", () => {
       resolveGrantSubject(deps, asEve, "lab", parseSubject("x.example.com"), lookup),
     ).rejects.toBeInstanceOf(WikiError);
     expect(lookups).toEqual([]);
+  });
+
+  test("a handle someone here was last seen with follows the DID it names today", async () => {
+    // olive.bsky.social was Olive's at her last sign-in; it now names someone else.
+    const moved = await resolveGrantSubject(
+      deps,
+      asOlive(),
+      "lab",
+      parseSubject("olive.bsky.social"),
+      answering({ kind: "did", did: DID_NEW }),
+    );
+    expect(moved).toEqual({ kind: "did", did: DID_NEW, handle: "olive.bsky.social" });
+    // Naming nobody now, it goes to the person last seen with it rather than being refused.
+    const known = parseSubject("olive.bsky.social");
+    expect(
+      await resolveGrantSubject(deps, asOlive(), "lab", known, answering({ kind: "unknown" })),
+    ).toEqual(known);
   });
 });

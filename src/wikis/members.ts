@@ -45,6 +45,9 @@ export function parseSubject(text: string): GrantSubject {
     return { kind: "did", did: trimmed };
   }
   const handle = trimmed.replace(/^@/, "").toLowerCase();
+  // What the identity resolver reports for a handle that failed verification: nobody's name.
+  if (handle === "handle.invalid")
+    throw new WikiError(`"${trimmed}" is not a usable handle; name the person by DID`);
   if (handle.length > MAX_HANDLE_LENGTH || !HANDLE_PATTERN.test(handle))
     throw new WikiError(`"${trimmed}" is neither a DID nor a handle such as alice.bsky.social`);
   return { kind: "handle", handle };
@@ -115,10 +118,10 @@ export type HandleResolution =
 
 /**
  * The subject a grant by handle should be keyed by: the DID the handle names today, so the
- * role follows the person even if the handle later moves. A handle someone here was last seen
- * with needs no lookup; a handle that names nobody is refused (most likely a typo); when the
- * network cannot be asked, the grant stays keyed by the handle, which is claimed only by a
- * sign-in whose handle was verified both ways. Owners only: a lookup costs us a request.
+ * role follows the person even if the handle later moves. A handle that names nobody goes to
+ * the person last seen with it here, or is refused (most likely a typo); when the network
+ * cannot be asked, the grant stays keyed by the handle, which is claimed only by a sign-in
+ * whose handle was verified both ways. Owners only: a lookup costs us a request.
  */
 export async function resolveGrantSubject(
   deps: MemberDeps,
@@ -130,15 +133,17 @@ export async function resolveGrantSubject(
   if (subject.kind !== "handle" || lookup === null) return subject;
   const { role } = wikiForActor(deps.wikis, actor, slug);
   requireRole(role, "owner", "manage its members");
-  if (userOf(deps, subject) !== null) return subject;
+  // Looked up even when someone here was last seen with the handle: it may have moved to
+  // another person since, and the grant must go to whoever holds it now.
   const found = await lookup(subject.handle);
-  if (found.kind === "unknown")
+  if (found.kind === "did") return { kind: "did", did: found.did, handle: subject.handle };
+  // It names nobody now: the person last seen with it here is the best we know of, if any.
+  if (found.kind === "unknown" && userOf(deps, subject) === null)
     throw new WikiError(
       `no Bluesky account has the handle ${subject.handle}; check the spelling`,
       "not_found",
     );
-  if (found.kind === "unreachable") return subject;
-  return { kind: "did", did: found.did, handle: subject.handle };
+  return subject;
 }
 
 /**
@@ -214,12 +219,19 @@ export function removeMember(
  */
 export function claimPendingGrants(
   deps: Pick<MemberDeps, "db" | "wikis" | "pendingGrants">,
-  user: Pick<User, "id" | "did" | "handle">,
+  user: Pick<User, "id" | "did">,
+  /**
+   * The handle this very sign-in verified both ways, or null (a GitHub/Google sign-in, or a
+   * handle that failed verification): a stored handle may have moved to someone else since,
+   * so only a fresh verification may claim a grant keyed by handle.
+   */
+  verifiedHandle: string | null,
 ): { wikiId: number; role: Role }[] {
   return deps.db
     .transaction(() => {
       const claimed: { wikiId: number; role: Role }[] = [];
-      for (const grant of deps.pendingGrants.listForPerson(user.did, user.handle.toLowerCase())) {
+      const handle = verifiedHandle === null ? null : verifiedHandle.toLowerCase();
+      for (const grant of deps.pendingGrants.listForPerson(user.did, handle)) {
         deps.pendingGrants.remove(grant.wikiId, grant.subject);
         const current = deps.wikis.roleOf(grant.wikiId, user.id);
         if (!roleAtLeast(current, grant.role)) {

@@ -108,10 +108,10 @@ export class PendingGrantStore {
       .flatMap(rowToGrant);
   }
 
-  /** Every grant waiting for this DID or this handle, on any wiki. */
-  listForPerson(did: string, handle: string): PendingGrant[] {
+  /** Every grant waiting for this DID or (when given) this handle, on any wiki. */
+  listForPerson(did: string, handle: string | null): PendingGrant[] {
     return this.db
-      .query<PendingGrantRow, [string, string]>(
+      .query<PendingGrantRow, [string, string | null]>(
         `SELECT * FROM pending_grants
          WHERE (subject_kind = 'did' AND subject = ?) OR (subject_kind = 'handle' AND subject = ?)
          ORDER BY wiki_id`,

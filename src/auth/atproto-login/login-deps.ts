@@ -25,7 +25,7 @@ export interface AtprotoLoginOptions {
   plcUrl: URL;
   handleResolverUrl: URL | null;
   allowLoopbackHttp: boolean;
-  claimPendingGrants: (user: User) => void;
+  claimPendingGrants: (user: User, verifiedHandle: string | null) => void;
 }
 
 export async function buildAtprotoLogin(options: AtprotoLoginOptions): Promise<AtprotoLoginDeps> {

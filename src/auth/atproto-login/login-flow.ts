@@ -37,7 +37,7 @@ export interface AtprotoLoginDeps {
   fetch: typeof fetch;
   logger: Logger;
   /** Turns roles granted before this person signed in into theirs (wikis/members.ts). */
-  claimPendingGrants: (user: User) => void;
+  claimPendingGrants: (user: User, verifiedHandle: string | null) => void;
   /** Buttons for the other enabled ways in (GitHub, Google), shown on every sign-in form. */
   otherSignIns?: readonly OtherSignIn[];
   /** Where the signup cookie goes: serialize / clear / read (session-cookie.ts policy). */
@@ -197,7 +197,7 @@ export async function finishLogin(
   const known = deps.users.findByDid(session.did);
   if (known !== null) {
     const user = deps.users.updateIdentity(known.id, identity) ?? known;
-    deps.claimPendingGrants(user);
+    deps.claimPendingGrants(user, verifiedHandleOf(identity.handle));
     return completeSignIn(deps.handoff, user.id, returnTo);
   }
   const token = deps.pendingSignups.create({
@@ -330,6 +330,11 @@ async function readIdentity(
   displayName = displayName.replace(/[\u0000-\u001f\u007f]/g, "").slice(0, MAX_DISPLAY_NAME);
   if (displayName === "") displayName = handle === HANDLE_INVALID ? did : handle;
   return { handle, displayName, avatarUrl };
+}
+
+/** The handle the resolver verified both ways, or null when verification failed. */
+function verifiedHandleOf(handle: string): string | null {
+  return handle === HANDLE_INVALID ? null : handle;
 }
 
 /** A first guess at a username: the handle's first label, made into a valid one where possible. */
@@ -491,7 +496,8 @@ export function checkUsername(username: string): string | null {
 
 function finishSignup(deps: AtprotoLoginDeps, pending: PendingSignup, user: User): Response {
   deps.pendingSignups.delete(pending.id);
-  deps.claimPendingGrants(user);
+  // Verified both ways at the callback, minutes ago (a pending signup lives 15 minutes).
+  deps.claimPendingGrants(user, verifiedHandleOf(pending.handle));
   const response = completeSignIn(deps.handoff, user.id, pending.returnTo);
   response.headers.append("set-cookie", deps.signupCookie.clear());
   return response;
