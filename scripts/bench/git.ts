@@ -11,7 +11,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { runGit } from "../../src/repo/git.ts";
 import { readHead } from "../../src/repo/repository.ts";
 import { COMMITTER } from "../../src/stores.ts";
@@ -19,7 +19,6 @@ import { type ServerProcess, spawnServer } from "../../test/support/server-proce
 import { withBenchFixture } from "./fixtures.ts";
 import { percentile, type Summary } from "./stats.ts";
 
-const _PROJECT_DIR = resolve(import.meta.dir, "..", "..");
 const PAGES = 2000;
 const COMMITS = 5000;
 const WORDS = ["otter", "kelp", "urchin", "river", "tool", "rock", "den", "pup", "fish", "crab"];

@@ -6,7 +6,7 @@
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { authenticateWikiRequest } from "../../src/auth/bearer.ts";
@@ -15,7 +15,6 @@ import { type ServerProcess, spawnServer } from "../../test/support/server-proce
 import { withBenchFixture } from "./fixtures.ts";
 import { percentile, type Summary } from "./stats.ts";
 
-const _PROJECT_DIR = resolve(import.meta.dir, "..", "..");
 const PAGES = 2000;
 const WORDS = ["otter", "kelp", "urchin", "river", "tool", "rock", "den", "pup", "fish", "crab"];
 

@@ -7,7 +7,7 @@
 
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { SessionService } from "../../src/auth/session/session.ts";
 import { SessionStore } from "../../src/auth/session/session-store.ts";
 import { completeSignIn } from "../../src/auth/session/sign-in.ts";
@@ -20,7 +20,6 @@ import { createWiki } from "../../src/wikis/wiki-service.ts";
 import { type ServerProcess, spawnServer } from "../../test/support/server-process.ts";
 import { percentile, type Summary } from "./stats.ts";
 
-const _PROJECT_DIR = resolve(import.meta.dir, "..", "..");
 const SLUGS = ["wiki-one", "wiki-two", "wiki-three", "wiki-four"];
 const PAGE = "Field Notes";
 

@@ -22,6 +22,11 @@ export function wikiOrigin(publicUrl: URL, slug: string): string {
   return `${publicUrl.protocol}//${slug}.${publicUrl.host}`;
 }
 
+/** A wiki's MCP URL: the protected resource, and the one audience its OAuth tokens carry (RFC 8707). */
+export function mcpResourceUrl(publicUrl: URL, slug: string): string {
+  return `${wikiOrigin(publicUrl, slug)}${MCP_PATH}`;
+}
+
 /** The absolute URL a 401 points clients to (anthropics/claude-ai-mcp#136: never relative). */
 export function protectedResourceMetadataUrl(publicUrl: URL, slug: string): string {
   return `${wikiOrigin(publicUrl, slug)}${PROTECTED_RESOURCE_METADATA_PATH}${MCP_PATH}`;

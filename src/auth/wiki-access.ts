@@ -12,7 +12,7 @@ import {
   type OAuthAccessToken,
   type OAuthAccessTokenStore,
 } from "./oauth-access-token.ts";
-import { MCP_PATH, WIKI_WRITE_SCOPE, wikiOrigin } from "./protected-resource-metadata.ts";
+import { mcpResourceUrl, WIKI_WRITE_SCOPE } from "./protected-resource-metadata.ts";
 import type { User, UserStore } from "./user-store.ts";
 import type { TokenScope, WikiTokenStore } from "./wiki-token.ts";
 
@@ -88,7 +88,7 @@ function resolveOAuthToken(deps: WikiAccessDeps, wiki: Wiki, presented: string):
   if (verification.kind !== "valid")
     return { kind: "invalid", reason: INVALID_REASONS[verification.kind] };
   const token = verification.token;
-  const audience = `${wikiOrigin(deps.publicUrl, wiki.slug)}${MCP_PATH}`;
+  const audience = mcpResourceUrl(deps.publicUrl, wiki.slug);
   if (token.wikiId !== wiki.id || token.resource !== audience)
     return { kind: "invalid", reason: "it was made for another wiki" };
   const user = deps.users.findById(token.userId);

@@ -3,7 +3,7 @@
  * token is good only for this authorization request in this browser's session. The session
  * cookie is SameSite=Lax and the decision also checks Origin; this is the belt to those braces.
  */
-import { timingSafeEqual } from "node:crypto";
+import { sameHash } from "../lib/prefixed-token.ts";
 
 export function consentCsrfToken(key: string, requestId: string, sessionId: string): string {
   return new Bun.CryptoHasher("sha256", key)
@@ -17,7 +17,5 @@ export function consentCsrfMatches(
   sessionId: string,
   presented: string,
 ): boolean {
-  const expected = Buffer.from(consentCsrfToken(key, requestId, sessionId));
-  const given = Buffer.from(presented);
-  return expected.byteLength === given.byteLength && timingSafeEqual(expected, given);
+  return sameHash(Buffer.from(consentCsrfToken(key, requestId, sessionId)), Buffer.from(presented));
 }

@@ -5,9 +5,11 @@
  * (MCP 2026-07-28 requires the match). Also answered under the path-suffixed form and at
  * `/.well-known/openid-configuration`, which clients probe too.
  */
-import { MCP_PATH, WIKI_SCOPES, wikiOrigin } from "../auth/protected-resource-metadata.ts";
+
+import { mcpResourceUrl, WIKI_SCOPES, wikiOrigin } from "../auth/protected-resource-metadata.ts";
 import { jsonResponse } from "../http/json.ts";
 import type { Wiki } from "../wikis/wiki-store.ts";
+import { CLIENT_AUTH_METHODS } from "./client-store.ts";
 
 /** The issuer of a wiki's authorization server: `https://{slug}.{domain}`. */
 export function issuerOf(publicUrl: URL, wiki: Pick<Wiki, "slug">): string {
@@ -16,10 +18,8 @@ export function issuerOf(publicUrl: URL, wiki: Pick<Wiki, "slug">): string {
 
 /** The only audience its tokens carry (RFC 8707): the wiki's MCP URL. */
 export function resourceOf(publicUrl: URL, wiki: Pick<Wiki, "slug">): string {
-  return `${issuerOf(publicUrl, wiki)}${MCP_PATH}`;
+  return mcpResourceUrl(publicUrl, wiki.slug);
 }
-
-const CLIENT_AUTH_METHODS = ["none", "client_secret_post", "client_secret_basic"];
 
 export function authorizationServerMetadata(issuer: string): Record<string, unknown> {
   return {

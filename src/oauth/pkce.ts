@@ -2,7 +2,7 @@
  * PKCE (RFC 7636) with S256 only: OAuth 2.1 §4.1.1 requires it of every client here, public
  * or confidential, and `plain` is refused (it protects nothing once the request is observed).
  */
-import { timingSafeEqual } from "node:crypto";
+import { sameHash } from "../lib/prefixed-token.ts";
 
 /** RFC 7636 §4.1: 43–128 characters of [A-Z] [a-z] [0-9] "-" "." "_" "~". */
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
@@ -24,7 +24,5 @@ export function s256(verifier: string): string {
 /** RFC 7636 §4.6, compared in constant time (both sides are 43 ASCII characters when valid). */
 export function verifierMatches(verifier: string, challenge: string): boolean {
   if (!isValidCodeVerifier(verifier)) return false;
-  const computed = Buffer.from(s256(verifier));
-  const expected = Buffer.from(challenge);
-  return computed.byteLength === expected.byteLength && timingSafeEqual(computed, expected);
+  return sameHash(Buffer.from(s256(verifier)), Buffer.from(challenge));
 }
