@@ -2,8 +2,8 @@
  * Bench data made straight in a data dir (no server yet): one owner, wikis with pages committed
  * in a single commit, and tokens. The server is started on the dir afterwards.
  */
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { runGit } from "../../src/repo/git.ts";
 import { COMMITTER, openStores } from "../../src/stores.ts";
 import { createWiki } from "../../src/wikis/wiki-service.ts";
@@ -69,7 +69,10 @@ async function commitFiles(
 ): Promise<void> {
   await stores.pages.exclusive(wiki, async () => {
     const repo = stores.pages.repo(wiki);
-    for (const [name, text] of Object.entries(files)) writeFileSync(join(repo, name), text);
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(repo, name)), { recursive: true });
+      writeFileSync(join(repo, name), text);
+    }
     await runGit(repo, ["add", "-A"]);
     await runGit(repo, ["commit", "-q", "--no-verify", "-m", "Bench pages"], {
       env: {

@@ -48,13 +48,27 @@ function rowToChunk(row: ChunkRow): StoredChunk {
 export class ChunkStore {
   constructor(private readonly db: Database) {}
 
-  /** The oldest queue rows (any wiki); uses the table scan of a small queue. */
-  takeQueue(limit: number): QueueRow[] {
+  /**
+   * The next queue rows to index, oldest first but taking turns between wikis (each wiki's oldest,
+   * then each one's second, …), so one wiki's bulk import cannot hold back another's edits.
+   * Rows in `heldBack` (applied, waiting for their index to be saved) are skipped.
+   */
+  takeQueue(limit: number, heldBack: readonly { wikiId: number; path: string }[] = []): QueueRow[] {
     return this.db
-      .query<{ wiki_id: number; path: string; enqueued_at: number }, [number]>(
-        "SELECT wiki_id, path, enqueued_at FROM reindex_queue ORDER BY enqueued_at, wiki_id, path LIMIT ?",
+      .query<{ wiki_id: number; path: string; enqueued_at: number }, [number, string]>(
+        `WITH held AS (
+           SELECT json_extract(value, '$.wikiId') AS wiki_id, json_extract(value, '$.path') AS path
+           FROM json_each(?2)
+         )
+         SELECT wiki_id, path, enqueued_at FROM (
+           SELECT q.wiki_id, q.path, q.enqueued_at,
+                  row_number() OVER (PARTITION BY q.wiki_id ORDER BY q.enqueued_at, q.path) AS turn
+           FROM reindex_queue q
+           WHERE NOT EXISTS (SELECT 1 FROM held h WHERE h.wiki_id = q.wiki_id AND h.path = q.path)
+         )
+         ORDER BY turn, enqueued_at, wiki_id, path LIMIT ?1`,
       )
-      .all(limit)
+      .all(limit, JSON.stringify(heldBack.map((row) => ({ wikiId: row.wikiId, path: row.path }))))
       .map((row) => ({ wikiId: row.wiki_id, path: row.path, enqueuedAt: row.enqueued_at }));
   }
 

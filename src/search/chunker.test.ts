@@ -3,7 +3,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { CHUNK_MAX_TOKENS, chunkPage } from "./chunker.ts";
+import { CHUNK_MAX_TOKENS, chunkPage, MAX_CHUNKS_PER_PAGE } from "./chunker.ts";
 import { type Embedder, loadEmbedder } from "./embedder.ts";
 
 let embedder: Embedder;
@@ -105,10 +105,35 @@ describe("chunkPage", () => {
   });
 
   test("snippet text is capped while the embedded text is not", () => {
-    const line = "x".repeat(3000);
-    const [chunk] = chunkPage("T", line, count);
-    expect(chunk?.text.length).toBeLessThanOrEqual(1200);
-    expect(chunk?.embedText.length).toBeGreaterThan(3000);
+    const line = "international ".repeat(150).trim();
+    const chunks = chunkPage("T", line, count);
+    expect(chunks).toHaveLength(1);
+    expect(chunks[0]?.text.length).toBeLessThanOrEqual(1200);
+    expect(chunks[0]?.embedText.length).toBeGreaterThan(2000);
+  });
+
+  test("text without spaces longer than the window is cut into parts, none of it lost", () => {
+    // Chinese: no whitespace, one word piece per character for BERT's tokenizer.
+    const line = "水獭在春季洪水后把巢穴搬到了上游".repeat(60);
+    const chunks = chunkPage("水獭", line, count);
+    expect(chunks.length).toBeGreaterThan(2);
+    for (const chunk of chunks)
+      expect(count(chunk.embedText)).toBeLessThanOrEqual(CHUNK_MAX_TOKENS);
+    // Parts rejoin with spaces; every character is in some chunk, in order.
+    const seen = chunks.map((c) => c.embedText.split("\n").slice(1).join("").replace(/ /g, ""));
+    expect(seen.join("").length).toBeGreaterThanOrEqual(line.length);
+    expect(seen.at(-1)?.endsWith("上游")).toBe(true);
+  });
+
+  test("a page is embedded up to MAX_CHUNKS_PER_PAGE chunks, the first ones", () => {
+    const sections = Array.from(
+      { length: MAX_CHUNKS_PER_PAGE + 40 },
+      (_, i) => `## Section ${i}\n\n${sentence(i)}`,
+    ).join("\n\n");
+    const chunks = chunkPage("Huge", sections, count);
+    expect(chunks).toHaveLength(MAX_CHUNKS_PER_PAGE);
+    expect(chunks[0]?.headingPath).toEqual(["Section 0"]);
+    expect(chunks.at(-1)?.headingPath).toEqual([`Section ${MAX_CHUNKS_PER_PAGE - 1}`]);
   });
 });
 

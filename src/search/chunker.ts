@@ -15,6 +15,12 @@ export const CHUNK_MAX_TOKENS = 256;
 export const OVERLAP_TOKENS = 32;
 /** Longest chunk text kept for snippets (the embedded text is not cut). */
 export const SNIPPET_MAX_CHARS = 1200;
+/**
+ * Chunks embedded per page: ~60k tokens, about 240 kB of prose. A page at the 1 MB limit would
+ * otherwise hold the worker for a minute or more per save; the rest of it is still found by
+ * `search` (full text), and the cap bounds what one write can cost everyone else's indexing.
+ */
+export const MAX_CHUNKS_PER_PAGE = 256;
 
 export interface Chunk {
   /** The enclosing headings, outermost first; [] for text before the first heading. */
@@ -42,7 +48,8 @@ interface Segment {
 
 /**
  * The chunks of one page. A page with no headings is one section whose context line is the
- * page's title; blank sections (only blank lines) give no chunk.
+ * page's title; blank sections (only blank lines) give no chunk. At most MAX_CHUNKS_PER_PAGE,
+ * the first ones.
  */
 export function chunkPage(title: string, body: string, countTokens: TokenCounter): Chunk[] {
   const lines = splitLines(body);
@@ -55,9 +62,10 @@ export function chunkPage(title: string, body: string, countTokens: TokenCounter
     if (sectionLines.every((line) => line.trim() === "")) return;
     const headingPath = headingPathAt(headings, start);
     const context = [title, ...headingPath].filter((part) => part !== "").join(" › ");
+    if (chunks.length >= MAX_CHUNKS_PER_PAGE) return;
     chunks.push(...chunkSection(context, headingPath, start, sectionLines, countTokens));
   });
-  return chunks;
+  return chunks.slice(0, MAX_CHUNKS_PER_PAGE);
 }
 
 function chunkSection(
@@ -132,17 +140,48 @@ function segmentsOf(
   let current: string[] = [];
   let used = 0;
   for (const word of words) {
-    // A single "word" longer than the budget (a URL, a base64 blob) becomes its own segment;
-    // the embedder cuts it at the window.
-    const wordTokens = countTokens(word) - 2;
-    if (current.length > 0 && used + wordTokens > budget) {
-      segments.push({ line, text: current.join(" "), tokens: used });
-      current = [];
-      used = 0;
+    for (const part of wordParts(word, budget, countTokens)) {
+      if (current.length > 0 && used + part.tokens > budget) {
+        segments.push({ line, text: current.join(" "), tokens: used });
+        current = [];
+        used = 0;
+      }
+      current.push(part.text);
+      used += part.tokens;
     }
-    current.push(word);
-    used += wordTokens;
   }
   if (current.length > 0) segments.push({ line, text: current.join(" "), tokens: used });
   return segments;
+}
+
+/**
+ * A word as it is, or cut into parts of at most `budget` pieces when longer: a URL or a blob, and
+ * above all text written without spaces (Chinese, Japanese), which BERT's pre-tokenizer still
+ * splits per character but a whitespace split sees as one word. Each part's length is estimated
+ * from the word's pieces per character and shrunk until it fits, so the tokenizer only ever sees
+ * part-sized strings. (Cut parts rejoin with a space; the model sees the same pieces.)
+ */
+function wordParts(
+  word: string,
+  budget: number,
+  countTokens: TokenCounter,
+): { text: string; tokens: number }[] {
+  const tokens = countTokens(word) - 2;
+  if (tokens <= budget) return [{ text: word, tokens }];
+  const chars = Array.from(word);
+  const parts: { text: string; tokens: number }[] = [];
+  let start = 0;
+  let length = Math.max(1, Math.floor((chars.length * budget) / tokens));
+  while (start < chars.length) {
+    let text = chars.slice(start, start + length).join("");
+    let partTokens = countTokens(text) - 2;
+    while (partTokens > budget && length > 1) {
+      length = Math.max(1, Math.floor(length * 0.8));
+      text = chars.slice(start, start + length).join("");
+      partTokens = countTokens(text) - 2;
+    }
+    parts.push({ text, tokens: partTokens });
+    start += length;
+  }
+  return parts;
 }

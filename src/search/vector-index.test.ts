@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  checkVectorIndexFiles,
   HNSW,
   INDEX_FILE,
   type IndexParameters,
@@ -83,7 +84,7 @@ describe("VectorIndex", () => {
   test("other parameters or another wiki's file are refused", () => {
     savedIndex();
     for (const change of [
-      { connectivity: 32 },
+      { connectivity: HNSW.connectivity + 8 },
       { modelDtype: "q8" },
       { wikiId: 8 },
       { dimensions: 384 },
@@ -93,6 +94,15 @@ describe("VectorIndex", () => {
       expect(opened.index.size).toBe(0);
       if (opened.kind === "invalid") expect(opened.reason).toContain(Object.keys(change)[0] ?? "?");
     }
+  });
+
+  test("the cheap start check agrees with loading, without loading", () => {
+    expect(checkVectorIndexFiles(dir, PARAMETERS)).toEqual({ kind: "missing" });
+    savedIndex();
+    expect(checkVectorIndexFiles(dir, PARAMETERS).kind).toBe("ok");
+    expect(checkVectorIndexFiles(dir, { ...PARAMETERS, wikiId: 8 }).kind).toBe("invalid");
+    truncateSync(join(dir, INDEX_FILE), 100);
+    expect(checkVectorIndexFiles(dir, PARAMETERS).kind).toBe("invalid");
   });
 
   test("a truncated index file is detected", () => {

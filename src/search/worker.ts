@@ -131,7 +131,7 @@ async function run(options: WorkerStartOptions): Promise<void> {
     const store = new ChunkStore(db);
     embedder = await loadEmbedder({ modelDir: options.modelDir, dtype: options.dtype });
     indexer = new SearchIndexer(store, embedder, options.dataDir, log);
-    indexer.openAll();
+    indexer.checkAll();
     setState("ready");
     while (!stopRequested) {
       await answerSearches();
@@ -148,6 +148,7 @@ async function run(options: WorkerStartOptions): Promise<void> {
         await idle(options.pollMs);
       }
       if (taken === 0) {
+        indexer.unloadIdle();
         if (state !== "ready") {
           // The batches' tensors and strings are garbage now; return them before idling.
           Bun.gc(true);
@@ -169,6 +170,14 @@ async function run(options: WorkerStartOptions): Promise<void> {
   }
   await answerSearches();
   answerForgets();
+  try {
+    // Pages applied since the last save: saving now spares redoing them at the next start.
+    indexer?.saveAll();
+  } catch (error) {
+    log("error", "could not save a search index at stop; its pages are redone at start", {
+      error: errorText(error),
+    });
+  }
   await embedder?.dispose().catch(() => undefined);
   db?.close();
   post({ type: "stopped" });
