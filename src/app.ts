@@ -16,9 +16,9 @@ import { apexRoutes, type HealthReport } from "./http/apex-routes.ts";
 import { exceedsDeclaredLength } from "./http/body-limit.ts";
 import { resolveHost } from "./http/host.ts";
 import { jsonError } from "./http/json.ts";
-import { attachWiki } from "./http/request-context.ts";
+import { assignRequestId, attachWiki } from "./http/request-context.ts";
 import type { WebApp } from "./http/web-app.ts";
-import { errorFields, type Logger } from "./lib/log.ts";
+import { errorFields, type Logger, withLogFields } from "./lib/log.ts";
 import { isManagePath } from "./manage/routes.ts";
 
 export type FetchHandler = (request: Request) => Promise<Response>;
@@ -142,24 +142,29 @@ export function createApp(deps: AppDeps): App {
   }
 
   return {
-    async fetch(request: Request): Promise<Response> {
-      const started = performance.now();
-      let response: Response;
-      try {
-        response = await route(request);
-      } catch (error) {
-        deps.logger.error("unhandled error", errorFields(error));
-        response = jsonError(500, "internal_error", "something went wrong on our side");
-      }
-      // Path only: query strings can carry OAuth codes; headers (tokens, cookies) are never logged.
-      deps.logger.info("request", {
-        method: request.method,
-        host: request.headers.get("host"),
-        path: pathOf(request),
-        status: response.status,
-        ms: Math.round((performance.now() - started) * 10) / 10,
+    fetch(request: Request): Promise<Response> {
+      const requestId = assignRequestId(request);
+      // Every line logged while this request is handled carries its id, this one included.
+      return withLogFields({ request_id: requestId }, async () => {
+        const started = performance.now();
+        let response: Response;
+        try {
+          response = await route(request);
+        } catch (error) {
+          deps.logger.error("unhandled error", errorFields(error));
+          response = jsonError(500, "internal_error", "something went wrong on our side");
+        }
+        // Path only: query strings can carry OAuth codes; headers (tokens, cookies) are never logged.
+        deps.logger.info("request", {
+          method: request.method,
+          host: request.headers.get("host"),
+          path: pathOf(request),
+          status: response.status,
+          ms: Math.round((performance.now() - started) * 10) / 10,
+        });
+        response.headers.set("x-request-id", requestId);
+        return response;
       });
-      return response;
     },
   };
 }

@@ -5,6 +5,7 @@
 import type { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { startAdminChannel } from "./admin/admin-channel.ts";
 import { createApp } from "./app.ts";
 import { createHandleLookup } from "./auth/atproto-login/handle-lookup.ts";
 import { createHardenedFetch } from "./auth/atproto-login/hardened-fetch.ts";
@@ -19,6 +20,7 @@ import { deriveKey, loadSecrets } from "./config/keys.ts";
 import { createGitHandler } from "./git/routes.ts";
 import { attachClientAddress } from "./http/request-context.ts";
 import { buildWebApp } from "./http/web-app.ts";
+import { startDiskWatch } from "./lib/disk-usage.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 import { createManageHandler } from "./manage/routes.ts";
 import { createMcpHandler } from "./mcp/handler.ts";
@@ -68,6 +70,8 @@ export async function startServer(
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
   const stores = openStores(dataDir);
   const { gate, pages } = stores;
+  // For `admin backup`: repositories snapshotted under this process's write gate.
+  const adminChannel = await startAdminChannel({ dataDir, wikis: stores.wikis, gate, logger });
   const secrets = loadSecrets(dataDir);
   const sessions = new SessionService(new SessionStore(stores.db));
   const semanticSearch = startSemanticSearch({
@@ -81,6 +85,7 @@ export async function startServer(
   if (reaped > 0) logger.warn("stopped Otterwiki processes left by a previous run", { reaped });
   const startedAt = Date.now();
   let stopping = false;
+  const disk = startDiskWatch({ path: dataDir, warnPercent: config.diskWarnPercent, logger });
 
   let handler: (request: Request) => Promise<Response> = async () =>
     new Response("starting", { status: 503 });
@@ -106,6 +111,8 @@ export async function startServer(
       committer: COMMITTER,
       publicUrl,
       logLevel: config.logLevel,
+      // Absolute: gunicorn starts in the wiki's folder.
+      gunicorn: join(resolve(config.venvDir), "bin", "gunicorn"),
     }),
     logger,
   });
@@ -126,6 +133,7 @@ export async function startServer(
       wiki_processes: poolCounts(pool.snapshot()),
       repo_maintenance: pages.maintenance.status(),
       search: searchHealth(semanticSearch),
+      disk: disk.health(),
       uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
     };
   };
@@ -236,6 +244,8 @@ export async function startServer(
       if (stopping) return;
       stopping = true;
       stopOAuthSweeps();
+      adminChannel.stop();
+      disk.stop();
       await server.stop();
       await gate.close();
       await pool.close();

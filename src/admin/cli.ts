@@ -9,7 +9,7 @@ import { ConfigError, readConfig } from "../config/config.ts";
 import { loadSecrets } from "../config/keys.ts";
 import { COMMITTER, openStores } from "../stores.ts";
 import { WikiError } from "../wikis/wiki-service.ts";
-import { AdminError, COMMANDS, type CommandContext } from "./commands.ts";
+import { AdminError, COMMANDS, type CommandContext, type CommandResult } from "./commands.ts";
 
 const USAGE = `usage: bun run admin <command> [options] [--json]
 
@@ -47,6 +47,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const config = readConfig(Bun.env);
+  const json = parsed.values.json === true;
+  if ("runWithConfig" in command)
+    return printed(await command.runWithConfig(config, parsed.values), json);
   const stores = openStores(config.dataDir);
   loadSecrets(config.dataDir);
   const context: CommandContext = {
@@ -57,13 +60,15 @@ async function main(argv: string[]): Promise<number> {
     committer: COMMITTER,
   };
   try {
-    const result = await command.run(context, parsed.values);
-    if (parsed.values.json === true) console.log(JSON.stringify(result.json));
-    else console.log(result.text);
-    return 0;
+    return printed(await command.run(context, parsed.values), json);
   } finally {
     stores.db.close();
   }
+}
+
+function printed(result: CommandResult, json: boolean): number {
+  console.log(json ? JSON.stringify(result.json) : result.text);
+  return result.exitCode ?? 0;
 }
 
 try {

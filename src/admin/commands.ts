@@ -7,6 +7,7 @@ import type { Database } from "bun:sqlite";
 import type { OAuthGrantStore } from "../auth/oauth-grant-store.ts";
 import type { UserStore } from "../auth/user-store.ts";
 import type { TokenScope, WikiTokenStore } from "../auth/wiki-token.ts";
+import type { Config } from "../config/config.ts";
 import { createLogger } from "../lib/log.ts";
 import type { Author } from "../pages/page-store.ts";
 import { reindexWithProgress } from "../search/reindex-progress.ts";
@@ -17,6 +18,9 @@ import { OPERATOR } from "../wikis/use-case.ts";
 import { createWiki } from "../wikis/wiki-service.ts";
 import { parseRole, parseTier, type Wiki, type WikiStore } from "../wikis/wiki-store.ts";
 import { wikiUrls } from "../wikis/wiki-urls.ts";
+import { backupCommand } from "./backup.ts";
+import { doctor } from "./doctor.ts";
+import { restoreCommand } from "./restore.ts";
 
 export class AdminError extends Error {
   override name = "AdminError";
@@ -36,13 +40,27 @@ export interface CommandContext {
   committer: Author;
 }
 
-type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
-type OptionSpec = Record<string, { type: "string" | "boolean" }>;
+export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+export type OptionSpec = Record<string, { type: "string" | "boolean" }>;
+
+export interface CommandResult {
+  text: string;
+  json: unknown;
+  /** Non-zero when the command ran but found something wrong (doctor); its output says what. */
+  exitCode?: number;
+}
 
 export interface Command {
   usage: string;
   options: OptionSpec;
-  run(context: CommandContext, values: Values): Promise<{ text: string; json: unknown }>;
+  run(context: CommandContext, values: Values): Promise<CommandResult>;
+}
+
+/** Runs before anything under DATA_DIR is opened or made: doctor inspects a possibly broken install. */
+export interface ConfigOnlyCommand {
+  usage: string;
+  options: OptionSpec;
+  runWithConfig(config: Config, values: Values): Promise<CommandResult>;
 }
 
 function required(values: Values, name: string): string {
@@ -74,7 +92,8 @@ const DID = /^did:(plc:[a-z2-7]{24}|web:[a-zA-Z0-9.%:-]+)$/;
 const HANDLE =
   /^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
 
-export const COMMANDS: Record<string, Command> = {
+export const COMMANDS: Record<string, Command | ConfigOnlyCommand> = {
+  doctor,
   "create-user": {
     usage: "--username U --did D --handle H [--display-name N]",
     options: {
@@ -304,4 +323,6 @@ export const COMMANDS: Record<string, Command> = {
       return { text, json: rows };
     },
   },
+  backup: backupCommand,
+  restore: restoreCommand,
 };

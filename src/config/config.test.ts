@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { ConfigError, readConfig } from "./config.ts";
 
 describe("readConfig", () => {
@@ -10,6 +11,14 @@ describe("readConfig", () => {
     expect(config.modelDir).toBe("./data/models");
     expect(config.logLevel).toBe("info");
     expect(config.publicUrlIsDefault).toBe(true);
+    expect(config.diskWarnPercent).toBe(80);
+    expect(config.venvDir).toBe(join(import.meta.dir, "..", "..", ".venv"));
+  });
+
+  test("the disk warning threshold and the virtualenv can be set", () => {
+    const config = readConfig({ DISK_WARN_PERCENT: "1", VENV_DIR: "/opt/otterwiki-venv" });
+    expect(config.diskWarnPercent).toBe(1);
+    expect(config.venvDir).toBe("/opt/otterwiki-venv");
   });
 
   test.each([
@@ -21,6 +30,9 @@ describe("readConfig", () => {
     ["WIKI_PROCESSES_MAX", "0", "WIKI_PROCESSES_MAX"],
     ["WIKI_PROCESSES_MAX", "-3", "WIKI_PROCESSES_MAX"],
     ["LOG_LEVEL", "loud", "LOG_LEVEL"],
+    ["DISK_WARN_PERCENT", "0", "DISK_WARN_PERCENT"],
+    ["DISK_WARN_PERCENT", "101", "DISK_WARN_PERCENT"],
+    ["DISK_WARN_PERCENT", "80%", "DISK_WARN_PERCENT"],
   ])("%s=%s stops start-up with a message naming the variable", (name, value, mentioned) => {
     expect(() => readConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => readConfig({ [name]: value })).toThrow(mentioned);

@@ -3,6 +3,7 @@
  * value once and returns a frozen `Config`; a bad value throws a `ConfigError` that names the
  * variable and what it accepts, so start-up stops with a message an operator can act on.
  */
+import { resolve } from "node:path";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -19,6 +20,10 @@ export interface Config {
   readonly publicUrlIsDefault: boolean;
   readonly dataDir: string;
   readonly modelDir: string;
+  /** The Otterwiki virtualenv (VENV_DIR); default `<project>/.venv`, the one `bun run setup` fills. */
+  readonly venvDir: string;
+  /** /health and the log warn once DATA_DIR's filesystem is at least this full (percent used). */
+  readonly diskWarnPercent: number;
   readonly wikiProcessesMax: number;
   readonly wikiIdleSeconds: number;
   readonly logLevel: LogLevel;
@@ -53,6 +58,7 @@ export interface ProviderLoginConfig {
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+const DEFAULT_VENV_DIR = resolve(import.meta.dir, "..", "..", ".venv");
 const MIB = 1024 * 1024;
 
 type Env = Record<string, string | undefined>;
@@ -116,6 +122,8 @@ export function readConfig(env: Env): Config {
     publicUrlIsDefault: !rawUrl,
     dataDir,
     modelDir: env.MODEL_DIR && env.MODEL_DIR !== "" ? env.MODEL_DIR : `${dataDir}/models`,
+    venvDir: env.VENV_DIR && env.VENV_DIR !== "" ? env.VENV_DIR : DEFAULT_VENV_DIR,
+    diskWarnPercent: readInteger(env, "DISK_WARN_PERCENT", 80, 1, 100),
     wikiProcessesMax: readInteger(env, "WIKI_PROCESSES_MAX", 8, 1, 10_000),
     wikiIdleSeconds: readInteger(env, "WIKI_IDLE_SECONDS", 600, 1, 7 * 24 * 3600),
     logLevel,

@@ -2,6 +2,7 @@
  * The tenant a request was routed to. The dispatcher resolves the Host once and attaches the
  * wiki here; wiki-host handlers read it back instead of parsing the Host again.
  */
+import { randomId } from "../lib/random.ts";
 import type { Wiki } from "../wikis/wiki-store.ts";
 
 const wikiByRequest = new WeakMap<Request, Wiki>();
@@ -38,4 +39,27 @@ export function clientKeyOf(request: Request): string {
   const forwarded = request.headers.get("x-forwarded-for");
   const last = forwarded?.split(",").at(-1)?.trim() ?? "";
   return last === "" ? peer : last.slice(0, 64);
+}
+
+const requestIdByRequest = new WeakMap<Request, string>();
+/** What we accept as an id: short, and nothing a log reader or header could misparse. */
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * The id this request is logged and answered under (issue 12): the X-Request-Id our Caddy in
+ * front set when the request came through it (a loopback peer, the rule of clientKeyOf), so its
+ * access log and ours line up; otherwise, or when the value is not a plain token, a new one.
+ */
+export function assignRequestId(request: Request): string {
+  const peer = clientAddressByRequest.get(request) ?? "";
+  const offered = request.headers.get("x-request-id");
+  const id =
+    LOOPBACK.test(peer) && offered !== null && REQUEST_ID.test(offered) ? offered : randomId(16);
+  requestIdByRequest.set(request, id);
+  return id;
+}
+
+/** The id assignRequestId gave this request; null for one that never passed through the app. */
+export function requestIdOf(request: Request): string | null {
+  return requestIdByRequest.get(request) ?? null;
 }

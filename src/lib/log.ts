@@ -2,6 +2,7 @@
  * One-JSON-object-per-line logger. Callers pass fields, never raw headers: tokens and cookies
  * must not reach a log, so request logging records only method, host, path and status.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { LogLevel } from "../config/config.ts";
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -31,13 +32,29 @@ process.stdout.on("error", () => {
   stdoutBroken = true;
 });
 
+/** Fields every line logged within withLogFields() carries, across awaits (the request id). */
+const context = new AsyncLocalStorage<Record<string, unknown>>();
+
+/** Runs `work` so that every line it logs, in this process, carries `fields` too. */
+export function withLogFields<T>(fields: Record<string, unknown>, work: () => T): T {
+  return context.run(fields, work);
+}
+
 export function createLogger(
   level: LogLevel,
   write: (line: string) => void = writeToStdout,
 ): Logger {
   const emit = (at: LogLevel, message: string, fields?: Record<string, unknown>) => {
     if (ORDER[at] < ORDER[level]) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: at, message, ...fields }));
+    write(
+      JSON.stringify({
+        time: new Date().toISOString(),
+        level: at,
+        message,
+        ...context.getStore(),
+        ...fields,
+      }),
+    );
   };
   return {
     debug: (m, f) => emit("debug", m, f),

@@ -31,7 +31,7 @@ import {
 import type { User, UserStore } from "../auth/user-store.ts";
 import { ANONYMOUS, type Principal } from "../auth/wiki-access.ts";
 import { readBytesWithin } from "../http/body-limit.ts";
-import { wikiOf } from "../http/request-context.ts";
+import { requestIdOf, wikiOf } from "../http/request-context.ts";
 import { errorFields, type Logger } from "../lib/log.ts";
 import { checkPagePath } from "../pages/page-path.ts";
 import type { PageStore } from "../pages/page-store.ts";
@@ -196,6 +196,7 @@ export function createBrowserHandler(deps: BrowserHandlerDeps) {
       publicHost: new URL(origin).host,
       identity: identityHeaders(identity),
       route: post === null ? undefined : routeHeader(post),
+      requestId: requestIdOf(request) ?? undefined,
     };
     const editor = isEditorRequest(url, normalized);
     const editorRevision = editor ? await currentRevisionOf(wiki, url) : "";

@@ -30,6 +30,8 @@ const NOT_FORWARDED = new Set([
   "cookie",
   "forwarded",
   "x-real-ip",
+  // Ours replaces it (below), so Otterwiki's side of a request is logged under the same id.
+  "x-request-id",
 ]);
 
 /** Client header prefixes never forwarded: identity, our route, and forwarding claims. */
@@ -57,6 +59,8 @@ export interface UpstreamRequest {
   route?: string;
   /** Replaces the client's Content-Type when the proxy re-serialised the body. */
   contentType?: string;
+  /** Our id for the request (request-context.ts), sent on as X-Request-Id. */
+  requestId?: string;
 }
 
 export function upstreamHeaders(request: UpstreamRequest): Headers {
@@ -72,6 +76,7 @@ export function upstreamHeaders(request: UpstreamRequest): Headers {
   if (cookies !== "") headers.set("cookie", cookies);
   if (request.contentType !== undefined) headers.set("content-type", request.contentType);
   if (request.route !== undefined) headers.set("x-wikibot-route", request.route);
+  if (request.requestId !== undefined) headers.set("x-request-id", request.requestId);
   for (const [name, value] of request.identity) headers.set(name, value);
   return headers;
 }

@@ -49,8 +49,12 @@ export async function runAdmin(env: Record<string, string>, args: string[]): Pro
   return { exitCode, stdout, stderr };
 }
 
-export async function startTestServer(extraEnv: Record<string, string> = {}): Promise<TestServer> {
-  const dataDir = makeDataDir();
+/** `options.dataDir`: start on an existing data directory (a restored backup) instead of a fresh one. */
+export async function startTestServer(
+  extraEnv: Record<string, string> = {},
+  options: { dataDir?: string } = {},
+): Promise<TestServer> {
+  const dataDir = options.dataDir ?? makeDataDir();
   const config = readConfig({
     DATA_DIR: dataDir,
     PORT: "0",
