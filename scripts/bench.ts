@@ -5,6 +5,7 @@
 
 import { benchEmbedding, printEmbeddingFigures } from "./bench/embedding.ts";
 import { benchGit, benchPushRules, describePushRules } from "./bench/git.ts";
+import { benchIndexing, printIndexingFigures } from "./bench/indexing.ts";
 import { benchMcp } from "./bench/mcp.ts";
 import { benchOAuthFlow } from "./bench/oauth.ts";
 import { benchPageStore } from "./bench/page-store.ts";
@@ -29,6 +30,7 @@ const SECTIONS = [
   "embedding",
   "retrieval",
   "vector-index",
+  "indexing",
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -215,6 +217,13 @@ if (runs("vector-index")) {
     "\n## Vector index (USearch f32 HNSW, in process; fp32 model for the query embedding)",
   );
   printVectorIndexFigures(await benchVectorIndex({ quick }));
+}
+
+if (runs("indexing")) {
+  console.log(
+    "\n## Search indexing in the server (bun src/main.ts and its worker, from a cold start; fp32)",
+  );
+  printIndexingFigures(await benchIndexing({ quick }));
 }
 
 console.log(`\npeak RSS: ${peakRssMiB().toFixed(1)} MiB`);
