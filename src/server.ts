@@ -68,7 +68,7 @@ export async function startServer(
   const dataDir = resolve(config.dataDir);
   const runDir = join(dataDir, "run");
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
-  const stores = openStores(dataDir);
+  const stores = openStores(dataDir, config.plans);
   const { gate, pages } = stores;
   // For `admin backup`: repositories snapshotted under this process's write gate.
   const adminChannel = await startAdminChannel({ dataDir, wikis: stores.wikis, gate, logger });

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { type EmbedderOptions, loadEmbedder } from "../../src/search/embedder.ts";
 import type { ModelDtype } from "../../src/search/model-files.ts";
+import { type Figure, figure, type SectionFigures, table } from "./report.ts";
 import { percentile } from "./stats.ts";
 
 export const EMBEDDING_BATCH_SIZES = [8, 16, 32] as const;
@@ -102,6 +103,63 @@ export function printEmbeddingFigures(figures: readonly EmbeddingFigures[]): voi
   for (const row of rows) console.log(line(row));
   const tokens = figures[0]?.meanTokens ?? 0;
   console.log(`(chunks average ${tokens.toFixed(0)} tokens; peak RSS is the child's VmHWM)`);
+}
+
+/** The report's figures: each variant after the first (fp32) is compared with it. */
+export function embeddingReport(figures: readonly EmbeddingFigures[]): SectionFigures {
+  const base = figures[0];
+  const of = (
+    variant: EmbeddingFigures,
+    label: string,
+    unit: string,
+    value: (f: EmbeddingFigures) => number,
+  ): Figure =>
+    figure(`${variant.name} ${label}`, value(variant), unit, {
+      reference:
+        base === undefined || base === variant
+          ? undefined
+          : { name: `${base.name} ${label}`, value: value(base) },
+    });
+  return {
+    figures: figures.flatMap((variant) => [
+      of(variant, "model load", "ms", (f) => f.loadMs),
+      ...EMBEDDING_BATCH_SIZES.map((size) =>
+        of(
+          variant,
+          `chunks/s @${size}`,
+          "chunks/s",
+          (f) => f.batches.find((b) => b.batchSize === size)?.chunksPerSecond ?? Number.NaN,
+        ),
+      ),
+      of(variant, "query p50", "ms", (f) => f.queryP50Ms),
+      of(variant, "peak RSS", "MiB", (f) => f.peakRssMiB),
+    ]),
+    tables: [
+      table(
+        [
+          "variant",
+          "load ms",
+          "RSS after load MiB",
+          ...EMBEDDING_BATCH_SIZES.map((size) => `chunks/s @${size}`),
+          ...EMBEDDING_BATCH_SIZES.map((size) => `peak RSS @${size} MiB`),
+          "query p50 ms",
+          "query p99 ms",
+        ],
+        figures.map((f) => [
+          f.name,
+          f.loadMs,
+          f.rssAfterLoadMiB,
+          ...f.batches.map((b) => b.chunksPerSecond),
+          ...f.batches.map((b) => b.peakRssMiB),
+          f.queryP50Ms,
+          f.queryP99Ms,
+        ]),
+      ),
+    ],
+    notes: [
+      `chunks average ${(base?.meanTokens ?? 0).toFixed(0)} tokens; peak RSS is the child's VmHWM`,
+    ],
+  };
 }
 
 // --- the child ---------------------------------------------------------------------------------

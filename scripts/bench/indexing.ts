@@ -27,6 +27,8 @@ export interface IndexingFigures {
   /** indexing ÷ raw: the share of the model's speed the whole pipeline keeps. */
   ratio: number;
   peakSumMiB: number;
+  /** The same samples as proportional set size: pages the two share (the bun binary) count once. */
+  peakPssSumMiB: number;
   serverHwmMiB: number;
   workerHwmMiB: number;
 }
@@ -36,6 +38,16 @@ function statusMiB(pid: number, field: "VmRSS" | "VmHWM"): number {
     const match = readFileSync(`/proc/${pid}/status`, "utf8").match(
       new RegExp(`^${field}:\\s+(\\d+) kB`, "m"),
     );
+    return match ? Number(match[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Proportional set size (Linux smaps_rollup), 0 when unreadable. */
+function pssMiB(pid: number): number {
+  try {
+    const match = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8").match(/^Pss:\s+(\d+) kB/m);
     return match ? Number(match[1]) / 1024 : 0;
   } catch {
     return 0;
@@ -95,6 +107,7 @@ export async function benchIndexing(options: {
     const server = await spawnServer({ dataDir, env: { MODEL_DIR: modelDir } });
     if (!server.healthy) throw new Error("the server did not answer /health");
     let peakSumMiB = 0;
+    let peakPssSumMiB = 0;
     let serverHwmMiB = 0;
     let workerHwmMiB = 0;
     let started = 0;
@@ -111,6 +124,8 @@ export async function benchIndexing(options: {
           statusMiB(serverPid, "VmRSS") +
           workers.reduce((total, pid) => total + statusMiB(pid, "VmRSS"), 0);
         peakSumMiB = Math.max(peakSumMiB, sum);
+        const pss = [serverPid, ...workers].reduce((total, pid) => total + pssMiB(pid), 0);
+        peakPssSumMiB = Math.max(peakPssSumMiB, pss);
         const health = await searchHealth(server.port);
         if (health?.state === "failed") throw new Error("the search worker failed");
         if (started === 0 && health?.state === "indexing") started = performance.now();
@@ -155,6 +170,7 @@ export async function benchIndexing(options: {
       rawChunksPerSecond,
       ratio: indexingChunksPerSecond / rawChunksPerSecond,
       peakSumMiB,
+      peakPssSumMiB,
       serverHwmMiB,
       workerHwmMiB,
     };
@@ -168,7 +184,7 @@ export function printIndexingFigures(f: IndexingFigures): void {
     `${f.pages} pages → ${f.chunks} chunks indexed in ${f.indexingSeconds.toFixed(1)} s: ${f.indexingChunksPerSecond.toFixed(1)} chunks/s; the model alone on the same chunks: ${f.rawChunksPerSecond.toFixed(1)} chunks/s; ratio ${f.ratio.toFixed(2)}`,
   );
   console.log(
-    `peak RSS while indexing: server + worker ${f.peakSumMiB.toFixed(0)} MiB (sampled every 20 ms); VmHWM server ${f.serverHwmMiB.toFixed(0)} MiB, worker ${f.workerHwmMiB.toFixed(0)} MiB`,
+    `peak while indexing (sampled every 20 ms): server + worker RSS ${f.peakSumMiB.toFixed(0)} MiB, PSS ${f.peakPssSumMiB.toFixed(0)} MiB; VmHWM server ${f.serverHwmMiB.toFixed(0)} MiB, worker ${f.workerHwmMiB.toFixed(0)} MiB`,
   );
 }
 

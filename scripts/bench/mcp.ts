@@ -13,6 +13,7 @@ import { authenticateWikiRequest } from "../../src/auth/bearer.ts";
 import { openStores } from "../../src/stores.ts";
 import { type ServerProcess, spawnServer } from "../../test/support/server-process.ts";
 import { withBenchFixture } from "./fixtures.ts";
+import { figure, type SectionFigures, summaryTable } from "./report.ts";
 import { percentile, type Summary } from "./stats.ts";
 
 const PAGES = 2000;
@@ -30,7 +31,8 @@ function prepareWiki(dataDir: string): Promise<{ token: string }> {
     const files = Object.fromEntries(
       Array.from({ length: PAGES }, (_, index) => [`Page ${index}.md`, pageText(index)]),
     );
-    const wiki = await fixture.wiki("bench", { isPublic: false, tier: "free", files });
+    // Premium: the free plan holds 1,000 pages (DEFAULT_PLAN_LIMITS), and write_note adds more.
+    const wiki = await fixture.wiki("bench", { isPublic: false, tier: "premium", files });
     return { token: fixture.token(wiki, "write") };
   });
 }
@@ -105,11 +107,13 @@ async function concurrent(
   };
 }
 
-export async function benchMcp(quick: boolean): Promise<{
+export interface McpBenchResult {
   rows: Summary[];
   gate: { p50Micros: number; p99Micros: number };
   serverPeakRssMiB: number;
-}> {
+}
+
+export async function benchMcp(quick: boolean): Promise<McpBenchResult> {
   const dataDir = mkdtempSync(join(tmpdir(), "wikibot-bench-mcp-"));
   let server: ServerProcess["child"] | null = null;
   try {
@@ -191,4 +195,18 @@ export async function benchMcp(quick: boolean): Promise<{
     }
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** The report's figures: each tool call's throughput, the bearer gate and the server's memory. */
+export function mcpReport(result: McpBenchResult): SectionFigures {
+  return {
+    figures: [
+      ...result.rows.map((row) => figure(row.name.replace(/\s+/g, " "), row.perSecond, "ops/s")),
+      figure("bearer gate p50 (Origin + token + role, in process)", result.gate.p50Micros, "µs"),
+      figure("bearer gate p99", result.gate.p99Micros, "µs"),
+      figure("server peak RSS (VmHWM)", result.serverPeakRssMiB, "MiB"),
+    ],
+    tables: [summaryTable(result.rows)],
+    notes: [],
+  };
 }

@@ -6,6 +6,7 @@
  */
 import { createUserAndWiki, startTestServer } from "../../test/support/server.ts";
 import { CookieJar, NAVIGATION_HEADERS, signIn } from "../../test/support/session.ts";
+import { figure, type SectionFigures, summaryTable } from "./report.ts";
 import { measure, type Summary } from "./stats.ts";
 
 const CALLBACK = "https://claude.ai/api/mcp/auth_callback";
@@ -126,6 +127,19 @@ export async function benchOAuthFlow(quick: boolean): Promise<Summary> {
   } finally {
     await t.close();
   }
+}
+
+/** The report's figures: whole flows per second and their latency. */
+export function oauthReport(flow: Summary): SectionFigures {
+  return {
+    figures: [
+      figure("code flows per second (sequential)", flow.perSecond, "ops/s"),
+      figure("code flow p50", flow.p50, "ms"),
+      figure("code flow p99", flow.p99, "ms"),
+    ],
+    tables: [summaryTable([flow])],
+    notes: [],
+  };
 }
 
 if (import.meta.main) {

@@ -10,15 +10,23 @@ import { runGit } from "../../src/repo/git.ts";
 import { initRepository } from "../../src/repo/repository.ts";
 import { COMMITTER, openStores } from "../../src/server.ts";
 import { createWiki } from "../../src/wikis/wiki-service.ts";
+import { figure, type SectionFigures, summaryTable } from "./report.ts";
 import { measure, type Summary } from "./stats.ts";
 
 const body = (index: number) =>
   `# Page ${index}\n\n${"Some research notes about otters and tools.\n".repeat(40)}revision ${index}\n`;
 
-export async function benchPageStore(
-  writes: number,
-  reads: number,
-): Promise<{ rows: Summary[]; ratio: number }> {
+export interface PageStoreBenchResult {
+  rows: Summary[];
+  /** Reference write ops/s ÷ store write ops/s: what the store costs over plain git. */
+  ratio: number;
+  storeWrites: Summary;
+  gitWrites: Summary;
+  storeReads: Summary;
+  gitReads: Summary;
+}
+
+export async function benchPageStore(writes: number, reads: number): Promise<PageStoreBenchResult> {
   const dataDir = mkdtempSync(join(tmpdir(), "wikibot-bench-"));
   try {
     const stores = openStores(dataDir);
@@ -83,8 +91,28 @@ export async function benchPageStore(
     return {
       rows: [storeWrites, gitWrites, storeReads, gitReads, searches],
       ratio: gitWrites.perSecond / storeWrites.perSecond,
+      storeWrites,
+      gitWrites,
+      storeReads,
+      gitReads,
     };
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** The report's figures: store writes and reads against the same work done by the git CLI. */
+export function pageStoreReport(result: PageStoreBenchResult): SectionFigures {
+  const against = (row: Summary, reference: Summary) =>
+    figure(row.name, row.perSecond, "ops/s", {
+      reference: { name: reference.name.replace(/^reference: /, ""), value: reference.perSecond },
+    });
+  return {
+    figures: [
+      against(result.storeWrites, result.gitWrites),
+      against(result.storeReads, result.gitReads),
+    ],
+    tables: [summaryTable(result.rows)],
+    notes: [],
+  };
 }

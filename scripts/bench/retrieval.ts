@@ -39,8 +39,8 @@ const FUSION_DEPTH = 50;
 const RECALL_AT = 5;
 const MRR_AT = 10;
 
-const QUERY_KINDS = ["paraphrase", "keyword", "mixed"] as const;
-type QueryKind = (typeof QUERY_KINDS)[number];
+export const QUERY_KINDS = ["paraphrase", "keyword", "mixed"] as const;
+export type QueryKind = (typeof QUERY_KINDS)[number];
 
 const Queries = z
   .array(
@@ -301,7 +301,7 @@ function table(header: string[], rows: string[][]): void {
 const TIE = 0.01;
 
 /** The method and model the figures favour (fp32 unless int8 is clearly better). */
-function recommendation(figures: RetrievalFigures): string {
+export function recommendation(figures: RetrievalFigures): string {
   const [fp32, int8] = figures.variants;
   if (fp32 === undefined || int8 === undefined) return "";
   const methods = [

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { MAX_PAGE_BYTES } from "../../src/pages/page-rules.ts";
 import { type ServerProcess, spawnServer } from "../../test/support/server-process.ts";
 import { withBenchFixture } from "./fixtures.ts";
+import { figure, type SectionFigures, summaryTable } from "./report.ts";
 import { percentile, type Summary } from "./stats.ts";
 
 const PAGES = 2000;
@@ -85,6 +86,10 @@ async function load(
   return { latencies, seconds: (performance.now() - started) / 1000 };
 }
 
+/** Row names the report's figures pick out. */
+const HEALTH_IDLE = "/health, idle";
+const HEALTH_DURING = "/health during those 8 searches";
+
 export async function benchSearch(quick: boolean): Promise<{ rows: Summary[] }> {
   const dataDir = mkdtempSync(join(tmpdir(), "wikibot-bench-search-"));
   let server: ServerProcess["child"] | null = null;
@@ -112,7 +117,7 @@ export async function benchSearch(quick: boolean): Promise<{ rows: Summary[] }> 
       rows.push(summarize(`search, ${PAGES} pages  c=${concurrency}`, run.latencies, run.seconds));
     }
     const idle = await load(1, quick ? 100 : 500, () => health, {});
-    rows.push(summarize("/health, idle", idle.latencies, idle.seconds));
+    rows.push(summarize(HEALTH_IDLE, idle.latencies, idle.seconds));
 
     // 8 searches over the page at the limit at all times, and /health polled meanwhile.
     let searching = true;
@@ -136,7 +141,7 @@ export async function benchSearch(quick: boolean): Promise<{ rows: Summary[] }> 
     const healthSeconds = (performance.now() - healthStarted) / 1000;
     const big = await bigSearches;
     rows.push(summarize("search over a 1 MB page  c=8", big.latencies, big.seconds));
-    rows.push(summarize("/health during those 8 searches", healthLatencies, healthSeconds));
+    rows.push(summarize(HEALTH_DURING, healthLatencies, healthSeconds));
     return { rows };
   } finally {
     if (server !== null) {
@@ -145,6 +150,32 @@ export async function benchSearch(quick: boolean): Promise<{ rows: Summary[] }> 
     }
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The report's figures: each search's p50, and /health while 8 searches over a page at the limit
+ * run against /health on an idle server (issue 8, defect 2: the searches must not hold the loop).
+ */
+export function searchReport(result: { rows: Summary[] }): SectionFigures {
+  const idle = result.rows.find((row) => row.name === HEALTH_IDLE);
+  const during = result.rows.find((row) => row.name === HEALTH_DURING);
+  const searches = result.rows.filter((row) => row !== idle && row !== during);
+  const health =
+    idle === undefined || during === undefined
+      ? []
+      : (["p50", "p99"] as const).map((at) =>
+          figure(`${during.name} ${at}`, during[at], "ms", {
+            reference: { name: `${idle.name} ${at}`, value: idle[at] },
+          }),
+        );
+  return {
+    figures: [
+      ...searches.map((row) => figure(`${row.name.replace(/\s+/g, " ")} p50`, row.p50, "ms")),
+      ...health,
+    ],
+    tables: [summaryTable(result.rows)],
+    notes: [],
+  };
 }
 
 if (import.meta.main) {

@@ -19,6 +19,7 @@ import { spawnServer } from "../../test/support/server-process.ts";
 import { localPdsEnv, startLocalPds } from "../pds/local-pds.ts";
 import { CHROMIUM_PATH } from "../setup/chromium.ts";
 import { pdsInstalled } from "../setup/pds.ts";
+import { figure, type SectionFigures, table } from "./report.ts";
 import { percentile } from "./stats.ts";
 
 const PROJECT_DIR = resolve(import.meta.dir, "..", "..");
@@ -209,4 +210,53 @@ export async function benchSignIn(rounds: number): Promise<SignInFigures> {
     await pds?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** The report's figures: the session check against the token check, first load, sign-in time. */
+export function signInReport(
+  check: { session: MicroFigures; token: MicroFigures },
+  signIn: SignInFigures,
+): SectionFigures {
+  const load = signIn.firstLoad;
+  const p50 = (values: number[]) =>
+    percentile(
+      [...values].sort((a, b) => a - b),
+      0.5,
+    );
+  const timed =
+    signIn.skipped === null
+      ? [
+          figure(
+            "callback → app showing your wikis (Chromium), p50",
+            p50(signIn.callbackToAppMs),
+            "ms",
+          ),
+          figure("of which our callback answer, p50", p50(signIn.callbackServerMs), "ms"),
+        ]
+      : [];
+  return {
+    figures: [
+      figure("session check per /api request p50", check.session.p50Micros, "µs", {
+        reference: { name: "wiki token check p50", value: check.token.p50Micros },
+      }),
+      figure("session check per /api request", check.session.perSecond, "/s", {
+        reference: { name: "wiki token check", value: check.token.perSecond },
+      }),
+      figure("app first load", load.totalBytes, "B"),
+      figure("app first load, gzip", load.totalGzipBytes, "B"),
+      ...timed,
+    ],
+    tables: [
+      table(
+        ["first load file", "bytes", "gzip bytes"],
+        load.files.map((file) => [file.path, file.bytes, file.gzipBytes]),
+      ),
+    ],
+    notes:
+      signIn.skipped === null
+        ? [
+            `${signIn.callbackToAppMs.length} timed sign-ins of a known DID; callback → app ${signIn.callbackToAppMs.map((ms) => ms.toFixed(0)).join(", ")} ms`,
+          ]
+        : [`callback → app: skipped: ${signIn.skipped}`],
+  };
 }

@@ -16,6 +16,7 @@ import { migrate } from "../../src/db/migrate.ts";
 import { mintToken } from "../../src/lib/prefixed-token.ts";
 import { unixNow } from "../../src/lib/time.ts";
 import { WikiStore } from "../../src/wikis/wiki-store.ts";
+import { figure, type SectionFigures, table } from "./report.ts";
 import { percentile } from "./stats.ts";
 
 export interface VerificationFigures {
@@ -126,5 +127,38 @@ export function benchBearerChecks(count: number): {
   return {
     wikiToken: summarise(timed.wiki, elapsed.wiki),
     oauthToken: summarise(timed.oauth, elapsed.oauth),
+  };
+}
+
+/** The report's figures: OAuth access tokens against wiki tokens through the same bearer check. */
+export function tokensReport(
+  verification: VerificationFigures,
+  checks: { wikiToken: VerificationFigures; oauthToken: VerificationFigures },
+): SectionFigures {
+  const { wikiToken, oauthToken } = checks;
+  const reference = "bearer check, wiki token";
+  return {
+    figures: [
+      figure("wiki token verification", verification.perSecond, "/s"),
+      figure("bearer check, OAuth access token p50", oauthToken.p50Micros, "µs", {
+        reference: { name: `${reference} p50`, value: wikiToken.p50Micros },
+      }),
+      figure("bearer check, OAuth access token p99", oauthToken.p99Micros, "µs", {
+        reference: { name: `${reference} p99`, value: wikiToken.p99Micros },
+      }),
+    ],
+    tables: [
+      table(
+        ["check (in process)", "per second", "p50 µs", "p99 µs"],
+        (
+          [
+            ["wiki token verification (1,000 tokens)", verification],
+            ["bearer check, wiki token", wikiToken],
+            ["bearer check, OAuth access token", oauthToken],
+          ] as const
+        ).map(([name, f]) => [name, f.perSecond, f.p50Micros, f.p99Micros]),
+      ),
+    ],
+    notes: [],
   };
 }

@@ -8,7 +8,7 @@
  * dimensions are all nearly orthogonal, the easiest case for HNSW): the fp32 embeddings of the
  * retrieval fixture's chunks, each generated vector a chunk plus part of another chunk plus
  * Gaussian noise, normalised, so they form overlapping topic clusters like a wiki's chunks.
- * The worker's indexing throughput and the server + worker RSS are not measured here.
+ * The worker's indexing throughput and the server + worker memory are in scripts/bench/indexing.ts.
  * By hand: bun scripts/bench/vector-index.ts [--quick]
  */
 
@@ -27,12 +27,12 @@ const NOISE = 0.03;
 /** Each vector adds up to this fraction of a second chunk, so clusters overlap. */
 const MIX = 0.5;
 /** One search thread, as the worker answers one query at a time between batches. */
-const THREADS = 1;
+export const THREADS = 1;
 /**
  * A narrower search (half the beam) measured on the same saved graph, for comparison: USearch takes
  * expansion_search from the Index it is loaded or viewed into, not from the file.
  */
-const OTHER_EXPANSION_SEARCH = HNSW.expansionSearch / 2;
+export const OTHER_EXPANSION_SEARCH = HNSW.expansionSearch / 2;
 
 export interface SearchQuality {
   recallAt10: number;
@@ -274,7 +274,7 @@ export function printVectorIndexFigures(figures: VectorIndexFigures): void {
     `fp32 query embedding alone: p50 ${figures.embedOnlyP50Ms.toFixed(1)} ms, p99 ${figures.embedOnlyP99Ms.toFixed(1)} ms`,
   );
   console.log(
-    "not measured here: the worker's indexing chunks/s against the raw model, and server + worker peak RSS while indexing",
+    "indexing chunks/s against the model alone and server + worker memory: see the indexing section",
   );
 }
 

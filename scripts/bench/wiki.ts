@@ -18,6 +18,7 @@ import { otterwikiLauncher } from "../../src/wiki/launch.ts";
 import { OtterwikiProcess } from "../../src/wiki/otterwiki-process.ts";
 import { createWiki } from "../../src/wikis/wiki-service.ts";
 import { type ServerProcess, spawnServer } from "../../test/support/server-process.ts";
+import { figure, type SectionFigures, summaryTable, table } from "./report.ts";
 import { percentile, type Summary } from "./stats.ts";
 
 const SLUGS = ["wiki-one", "wiki-two", "wiki-three", "wiki-four"];
@@ -237,6 +238,55 @@ export async function benchWiki(quick: boolean): Promise<WikiBenchResult> {
     stores.db.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** The report's figures: the proxy against Otterwiki's own socket, cold starts and memory. */
+export function wikiReport(result: WikiBenchResult): SectionFigures {
+  const [direct, proxied, signedIn] = result.rows;
+  const median = (values: number[]) =>
+    percentile(
+      [...values].sort((a, b) => a - b),
+      0.5,
+    );
+  const against = (row: Summary | undefined, at: "p50" | "p99", target?: string) =>
+    row === undefined || direct === undefined
+      ? []
+      : [
+          figure(`${row.name} ${at}`, row[at], "ms", {
+            reference: { name: `${direct.name} ${at}`, value: direct[at] },
+            target,
+          }),
+        ];
+  return {
+    figures: [
+      ...against(proxied, "p50", "ratio ≤ 1.15"),
+      ...against(proxied, "p99", "ratio ≤ 1.15"),
+      ...against(signedIn, "p50"),
+      figure(
+        "cold start of a wiki process (spawn → /-/healthz 200), median",
+        median(result.coldStartMs),
+        "ms",
+      ),
+      figure(
+        "first view through the proxy (spawn + first render), median",
+        median(result.coldFirstViewMs),
+        "ms",
+      ),
+      figure("server RSS with 4 live wikis", result.serverRssMiB, "MiB"),
+      figure("server + 4 Otterwikis, RSS", result.totalRssMiB, "MiB"),
+      figure("server + 4 Otterwikis, PSS", result.totalPssMiB, "MiB"),
+    ],
+    tables: [
+      summaryTable(result.rows),
+      table(
+        ["live Otterwiki (gunicorn master + worker)", "RSS MiB", "PSS MiB"],
+        result.perProcess.map((entry) => [entry.wiki, entry.rssMiB, entry.pssMiB]),
+      ),
+    ],
+    notes: [
+      `cold starts: ${result.coldStartMs.map((ms) => ms.toFixed(0)).join(", ")} ms; first views: ${result.coldFirstViewMs.map((ms) => ms.toFixed(0)).join(", ")} ms`,
+    ],
+  };
 }
 
 /** The per-host handshake with fetch; returns the wiki host's Cookie header. */

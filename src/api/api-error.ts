@@ -37,6 +37,8 @@ const STATUS: Record<PageErrorCode, number> = {
   too_large: 413,
   invalid_content: 400,
   edit_failed: 422,
+  // Forbidden by the wiki's plan, like a lapsed wiki's writes; no retry helps until pages go.
+  plan_limit: 403,
   shutting_down: 503,
 };
 

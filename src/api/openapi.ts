@@ -36,7 +36,7 @@ const unauthorized = error(
   "No or invalid credentials. `WWW-Authenticate: Bearer resource_metadata=…` points at the wiki's RFC 9728 metadata.",
 );
 const forbidden = error(
-  "A foreign Origin, no role on this wiki, a read-only token (insufficient_scope), or a lapsed wiki",
+  "A foreign Origin, no role on this wiki, a read-only token (insufficient_scope), a lapsed wiki, or a write past the plan's page or byte quota (plan_limit)",
 );
 const readErrors = { "400": error("Malformed request"), "401": unauthorized, "403": forbidden };
 const writeErrors = {

@@ -1,9 +1,11 @@
 /**
- * Why a request may not do what it asks, decided once for every surface (DESIGN §5, §10).
+ * Why a request may not do what it asks, decided once for every surface (DESIGN §5, §10). What
+ * each plan allows, and its refusal texts, come from src/wikis/plan-policy.ts.
  * REST, MCP, git and the browser each render a refusal in their own protocol — a status code and
  * a challenge, a tool error, a `remote:` line, an HTML page — but the reason, its order of
  * precedence and its wording come from here, so the surfaces cannot drift apart again.
  */
+import { type PlanRefusalReason, planRefusal } from "../wikis/plan-policy.ts";
 import type { Wiki } from "../wikis/wiki-store.ts";
 import type { Principal } from "./wiki-access.ts";
 
@@ -17,10 +19,8 @@ export type RefusalReason =
   | "unauthenticated"
   /** Signed in, but not a member of a private wiki. */
   | "no_role"
-  /** The wiki's plan has lapsed: read-only for everyone, MCP off. */
-  | "lapsed"
-  /** Free wikis are read-only over git. */
-  | "free_plan"
+  /** The wiki's plan says no (src/wikis/plan-policy.ts): lapsed, or free and asked to push. */
+  | PlanRefusalReason
   /** A viewer asking to change something. */
   | "read_only_role"
   /** A read-scoped token asking to change something. */
@@ -61,13 +61,11 @@ export function decideAccess(wiki: Wiki, principal: Principal, action: WikiActio
       ? refuse("unauthenticated", `${wiki.slug} is a private wiki: reading it needs a wiki token`)
       : refuse("no_role", `you have no role on ${wiki.slug}, so you cannot read it`);
   }
-  if (action === "mcp" && wiki.tier === "lapsed") {
-    return refuse(
-      "lapsed",
-      `${wiki.slug}'s subscription has lapsed: the wiki is read-only and MCP is disabled until its owner renews the plan`,
-    );
+  if (action === "read") return ALLOWED;
+  if (action === "mcp") {
+    const plan = planRefusal(wiki, "mcp");
+    return plan === null ? ALLOWED : refuse(plan.reason, plan.message);
   }
-  if (action === "read" || action === "mcp") return ALLOWED;
 
   const verb = action === "push" ? "pushing to" : "changing";
   if (anonymous) {
@@ -75,18 +73,8 @@ export function decideAccess(wiki: Wiki, principal: Principal, action: WikiActio
   }
   if (!member)
     return refuse("no_role", `you have no role on ${wiki.slug}, so you cannot change it`);
-  if (action === "push" && wiki.tier === "free") {
-    return refuse(
-      "free_plan",
-      `${wiki.slug} is on the free plan: git access is read-only; upgrade it to premium to push, or edit pages in the browser or over MCP`,
-    );
-  }
-  if (wiki.tier === "lapsed") {
-    return refuse(
-      "lapsed",
-      `${wiki.slug}'s subscription has lapsed: the wiki is read-only until its owner renews the plan`,
-    );
-  }
+  const plan = planRefusal(wiki, action);
+  if (plan !== null) return refuse(plan.reason, plan.message);
   if (principal.role !== "editor" && principal.role !== "owner") {
     return refuse(
       "read_only_role",

@@ -50,6 +50,54 @@ describe("readConfig", () => {
   });
 });
 
+describe("plan limits", () => {
+  test("default to free 10 wikis / 1,000 pages / 50 MiB and premium 100 / 20,000 / 1 GiB", () => {
+    const { plans } = readConfig({});
+    expect(plans.free).toEqual({
+      wikisPerOwner: 10,
+      pagesPerWiki: 1_000,
+      bytesPerWiki: 50 * 1024 * 1024,
+    });
+    expect(plans.premium).toEqual({
+      wikisPerOwner: 100,
+      pagesPerWiki: 20_000,
+      bytesPerWiki: 1024 * 1024 * 1024,
+    });
+  });
+
+  test("each number can be set per plan", () => {
+    const { plans } = readConfig({
+      PLAN_FREE_WIKIS_PER_OWNER: "1",
+      PLAN_FREE_PAGES_PER_WIKI: "10",
+      PLAN_FREE_BYTES_PER_WIKI: "4096",
+      PLAN_PREMIUM_WIKIS_PER_OWNER: "2",
+      PLAN_PREMIUM_PAGES_PER_WIKI: "20",
+      PLAN_PREMIUM_BYTES_PER_WIKI: "8192",
+    });
+    expect(plans.free).toEqual({ wikisPerOwner: 1, pagesPerWiki: 10, bytesPerWiki: 4096 });
+    expect(plans.premium).toEqual({ wikisPerOwner: 2, pagesPerWiki: 20, bytesPerWiki: 8192 });
+  });
+
+  test.each([
+    ["PLAN_FREE_PAGES_PER_WIKI", "0"],
+    ["PLAN_FREE_PAGES_PER_WIKI", "lots"],
+    ["PLAN_FREE_BYTES_PER_WIKI", "50MB"],
+    ["PLAN_FREE_BYTES_PER_WIKI", "100"],
+    ["PLAN_PREMIUM_WIKIS_PER_OWNER", "-1"],
+  ])("%s=%s stops start-up naming the variable", (name, value) => {
+    expect(() => readConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => readConfig({ [name]: value })).toThrow(name);
+  });
+
+  test("premium below free stops start-up naming both", () => {
+    const env = { PLAN_FREE_PAGES_PER_WIKI: "30000" };
+    expect(() => readConfig(env)).toThrow(ConfigError);
+    expect(() => readConfig(env)).toThrow(
+      "PLAN_PREMIUM_PAGES_PER_WIKI=20000 is below PLAN_FREE_PAGES_PER_WIKI=30000",
+    );
+  });
+});
+
 describe("Sign in with Bluesky settings", () => {
   test("default to the real PLC directory, DNS handle resolution and https only", () => {
     const config = readConfig({});

@@ -40,6 +40,8 @@ export interface Config {
   readonly atprotoHandleResolver: URL | null;
   /** ATPROTO_ALLOW_LOOPBACK_HTTP=true: the login may fetch http and loopback (tests, dev only). */
   readonly atprotoAllowLoopbackHttp: boolean;
+  /** Each plan's quotas (PLAN_FREE_*, PLAN_PREMIUM_*); src/wikis/plan-policy.ts applies them. */
+  readonly plans: PlanLimits;
   /** Sign in with GitHub, to link to an account; null unless both client id and secret are set. */
   readonly githubLogin: ProviderLoginConfig | null;
   /** Sign in with Google, likewise. */
@@ -56,6 +58,30 @@ export interface ProviderLoginConfig {
   /** Where the signed-in provider user is read: GitHub's /user, Google's OIDC userinfo. */
   readonly userEndpoint: URL;
 }
+
+/** What one plan allows, in numbers. A lapsed wiki writes nothing, so none apply to it. */
+export interface PlanQuotas {
+  /** Wikis one person may own (be the creator of) while creating a wiki on this plan. */
+  readonly wikisPerOwner: number;
+  /** Markdown pages in one wiki. */
+  readonly pagesPerWiki: number;
+  /** The sum of the sizes of one wiki's Markdown pages, in bytes (attachments not counted). */
+  readonly bytesPerWiki: number;
+}
+
+export interface PlanLimits {
+  readonly free: PlanQuotas;
+  readonly premium: PlanQuotas;
+}
+
+export const DEFAULT_PLAN_LIMITS: PlanLimits = Object.freeze({
+  free: Object.freeze({ wikisPerOwner: 10, pagesPerWiki: 1_000, bytesPerWiki: 50 * 1024 * 1024 }),
+  premium: Object.freeze({
+    wikisPerOwner: 100,
+    pagesPerWiki: 20_000,
+    bytesPerWiki: 1024 * 1024 * 1024,
+  }),
+});
 
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 const DEFAULT_VENV_DIR = resolve(import.meta.dir, "..", "..", ".venv");
@@ -129,6 +155,7 @@ export function readConfig(env: Env): Config {
     logLevel,
     maxBodyBytes: readInteger(env, "MAX_BODY_BYTES", 4 * MIB, 1024, 1024 * MIB),
     maxPackBytes,
+    plans: readPlanLimits(env),
     atprotoPlcUrl: readServiceUrl(env, "ATPROTO_PLC_URL") ?? new URL("https://plc.directory"),
     atprotoHandleResolver: readServiceUrl(env, "ATPROTO_HANDLE_RESOLVER"),
     atprotoAllowLoopbackHttp: allowLoopbackHttp,
@@ -146,6 +173,51 @@ export function readConfig(env: Env): Config {
       userEndpoint: new URL("/v1/userinfo", apiBase ?? "https://openidconnect.googleapis.com"),
     })),
   });
+}
+
+/**
+ * `PLAN_{FREE,PREMIUM}_{WIKIS_PER_OWNER,PAGES_PER_WIKI,BYTES_PER_WIKI}`. Premium must allow at
+ * least what free allows: an upgrade that shrinks a limit would refuse writes the free plan took.
+ */
+function readPlanLimits(env: Env): PlanLimits {
+  const read = (plan: "FREE" | "PREMIUM", fallback: PlanQuotas): PlanQuotas =>
+    Object.freeze({
+      wikisPerOwner: readInteger(
+        env,
+        `PLAN_${plan}_WIKIS_PER_OWNER`,
+        fallback.wikisPerOwner,
+        0,
+        1_000_000,
+      ),
+      pagesPerWiki: readInteger(
+        env,
+        `PLAN_${plan}_PAGES_PER_WIKI`,
+        fallback.pagesPerWiki,
+        1,
+        100_000_000,
+      ),
+      bytesPerWiki: readInteger(
+        env,
+        `PLAN_${plan}_BYTES_PER_WIKI`,
+        fallback.bytesPerWiki,
+        1024,
+        Number.MAX_SAFE_INTEGER,
+      ),
+    });
+  const free = read("FREE", DEFAULT_PLAN_LIMITS.free);
+  const premium = read("PREMIUM", DEFAULT_PLAN_LIMITS.premium);
+  for (const [field, suffix] of [
+    ["wikisPerOwner", "WIKIS_PER_OWNER"],
+    ["pagesPerWiki", "PAGES_PER_WIKI"],
+    ["bytesPerWiki", "BYTES_PER_WIKI"],
+  ] as const) {
+    if (premium[field] < free[field]) {
+      throw new ConfigError(
+        `PLAN_PREMIUM_${suffix}=${premium[field]} is below PLAN_FREE_${suffix}=${free[field]}: premium must allow at least what free allows`,
+      );
+    }
+  }
+  return Object.freeze({ free, premium });
 }
 
 const GITHUB_OAUTH_BASE = "https://github.com";

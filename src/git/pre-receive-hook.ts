@@ -3,11 +3,12 @@
  * unpacking a push into quarantine and before moving any ref; what it prints reaches the pusher
  * as `remote:` lines, and a non-zero exit refuses every ref of the push (githooks.adoc
  * "pre-receive"). It reads only what receive-pack and our own hook script hand it: the ref
- * updates on stdin, GIT_DIR, the quarantine variables, and the file size limit as its argument.
+ * updates on stdin, GIT_DIR, the quarantine variables, the file size limit as its argument, and
+ * the wiki's plan and page totals, which the server put in receive-pack's environment.
  * It fails closed: if the check itself breaks, the push is refused.
  */
 import { isAbsolute } from "node:path";
-import { checkPush, type RefUpdate, refusalLines } from "./push-check.ts";
+import { checkPush, type RefUpdate, readPushPlan, refusalLines } from "./push-check.ts";
 
 const UPDATE = /^([0-9a-f]{40}) ([0-9a-f]{40}) (\S+)$/;
 const QUARANTINE_VARIABLES = [
@@ -35,7 +36,8 @@ async function main(): Promise<number> {
     const [, oldOid = "", newOid = "", ref = ""] = match;
     updates.push({ oldOid, newOid, ref });
   }
-  const problems = await checkPush({ gitDir, quarantineEnv, maxFileBytes }, updates);
+  const plan = readPushPlan(process.env);
+  const problems = await checkPush({ gitDir, quarantineEnv, maxFileBytes, plan }, updates);
   if (problems.length === 0) return 0;
   process.stderr.write(`${refusalLines(problems).join("\n")}\n`);
   return 1;

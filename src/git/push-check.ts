@@ -10,8 +10,10 @@
  *   every new commit's tree is either seen here or was already in the repository): name, mode,
  *   size by `cat-file --batch-check`, and pages scanned for NUL in a stream;
  * - every object in the quarantine, by size, so a large blob no commit names is refused too;
- * - the tree each ref would point at, for paths equal ignoring case.
+ * - the tree each ref would point at, for paths equal ignoring case, and `main`'s for the wiki
+ *   plan's page and byte quotas (src/wikis/plan-policy.ts, which also words the refusal).
  */
+import { z } from "zod";
 
 import { MAX_PAGE_BYTES } from "../pages/page-rules.ts";
 import {
@@ -22,6 +24,7 @@ import {
   treeEntryProblem,
 } from "../pages/tree-rules.ts";
 import { GIT_BASE_FLAGS, gitEnvironment } from "../repo/git.ts";
+import { type PageTotals, type Plan, pageChangeRefusal } from "../wikis/plan-policy.ts";
 import { ZERO_OID } from "./receive-commands.ts";
 
 export interface PushCheckOptions {
@@ -30,6 +33,44 @@ export interface PushCheckOptions {
   /** The quarantine variables receive-pack gave the hook; passed on to every git we run. */
   quarantineEnv: Record<string, string>;
   maxFileBytes: number;
+  plan: PushPlan;
+}
+
+/** What the hook needs to hold a push to the wiki's plan: the plan and the pages before it. */
+export interface PushPlan {
+  slug: string;
+  plan: Plan;
+  /** The wiki's totals at HEAD, from the page index (which matches HEAD under the gate). */
+  before: PageTotals;
+}
+
+/** The variable that carries the PushPlan from the server, through receive-pack, to the hook. */
+const PUSH_PLAN_VARIABLE = "WIKIBOT_PUSH_PLAN";
+
+const COUNT = z.number().int().nonnegative();
+const PUSH_PLAN = z.strictObject({
+  slug: z.string().min(1),
+  plan: z.strictObject({
+    tier: z.enum(["free", "premium", "lapsed"]),
+    writes: z.boolean(),
+    gitPush: z.boolean(),
+    mcp: z.boolean(),
+    wikisPerOwner: COUNT,
+    pagesPerWiki: COUNT,
+    bytesPerWiki: COUNT,
+  }),
+  before: z.strictObject({ pages: COUNT, bytes: COUNT }),
+});
+
+export function pushPlanEnvironment(plan: PushPlan): Record<string, string> {
+  return { [PUSH_PLAN_VARIABLE]: JSON.stringify(plan) };
+}
+
+/** The PushPlan from the hook's environment; throws (failing the push closed) if it is not there. */
+export function readPushPlan(environment: Record<string, string | undefined>): PushPlan {
+  const raw = environment[PUSH_PLAN_VARIABLE];
+  if (raw === undefined) throw new Error(`the hook was started without ${PUSH_PLAN_VARIABLE}`);
+  return PUSH_PLAN.parse(JSON.parse(raw));
 }
 
 export interface RefUpdate {
@@ -82,12 +123,25 @@ export async function checkPush(
     if (binary.has(entry.oid)) problems.push(`${JSON.stringify(entry.path)}: ${NUL_IN_PAGE}`);
   }
 
+  const mainTip = updates.find(
+    (update) => update.ref === "refs/heads/main" && update.newOid !== ZERO_OID,
+  )?.newOid;
   for (const tip of new Set(tips)) {
-    for (const [first, second] of findCaseTwins(await treeFiles(options, tip))) {
+    const files = await treeFiles(options, tip);
+    for (const [first, second] of findCaseTwins(files.map((file) => file.path))) {
       problems.push(
         `${JSON.stringify(first)} and ${JSON.stringify(second)} differ only in letter case; keep one (two such paths break checkouts on macOS and Windows)`,
       );
     }
+    if (tip !== mainTip) continue;
+    const pageFiles = files.filter((file) => isPageFile(file.path));
+    const after = {
+      pages: pageFiles.length,
+      bytes: pageFiles.reduce((sum, file) => sum + file.size, 0),
+    };
+    const { slug, plan, before } = options.plan;
+    const refusal = pageChangeRefusal(slug, plan, before, after);
+    if (refusal !== null) problems.push(refusal);
   }
 
   // A backstop for objects no new commit names (a pack may carry anything): only worth the
@@ -203,13 +257,22 @@ async function blobsWithNul(
   return found;
 }
 
-/** Every file path in a commit's tree. */
-async function treeFiles(options: PushCheckOptions, commit: string): Promise<string[]> {
-  const out = await git(options, ["ls-tree", "-r", "-z", "--name-only", commit]);
+/** Every file in a commit's tree with its size (0 for a gitlink, which has none). */
+async function treeFiles(
+  options: PushCheckOptions,
+  commit: string,
+): Promise<{ path: string; size: number }[]> {
+  const out = await git(options, ["ls-tree", "-r", "-z", "--long", commit]);
+  // "<mode> SP <type> SP <object> SP+ <size> TAB <path>" (git-ls-tree.adoc "OUTPUT FORMAT").
   return new TextDecoder()
     .decode(out)
     .split("\0")
-    .filter((path) => path !== "");
+    .filter((entry) => entry !== "")
+    .map((entry) => {
+      const tab = entry.indexOf("\t");
+      const size = entry.slice(0, tab).trim().split(/ +/)[3] ?? "";
+      return { path: entry.slice(tab + 1), size: /^\d+$/.test(size) ? Number(size) : 0 };
+    });
 }
 
 /** Objects in the quarantine (the push's own objects) larger than any file may be. */

@@ -12,11 +12,13 @@ import { PageError } from "../pages/page-error.ts";
 import { MAX_PAGE_BYTES } from "../pages/page-rules.ts";
 import type { PageStore } from "../pages/page-store.ts";
 import { readHead, repairWorkingTree } from "../repo/repository.ts";
+import type { PlanPolicy } from "../wikis/plan-policy.ts";
 import type { Wiki } from "../wikis/wiki-store.ts";
 import { GitHttpError } from "./git-http-error.ts";
 import { InactivityWatchdog } from "./inactivity-watchdog.ts";
 import { packRefusalMessage, scanPushedPack } from "./pack-scan.ts";
 import { sideBandMessage } from "./pkt-line.ts";
+import { pushPlanEnvironment } from "./push-check.ts";
 import { parseReceiveCommands, type RefUpdateCommand, ZERO_OID } from "./receive-commands.ts";
 import { refusedPushResult } from "./receive-report.ts";
 import { NO_CACHE_HEADERS, receivePackPolicy, runService, type ServiceExit } from "./smart-http.ts";
@@ -42,8 +44,12 @@ export interface PushDeps {
   inactivityMs: number;
   logger: Logger;
   spoolDir: string;
-  /** Re-checks, under the gate, that the pusher still may push (tier or role may have changed). */
-  reauthorize: () => void;
+  /**
+   * Re-checks, under the gate, that the pusher still may push (tier or role may have changed);
+   * returns the wiki as it is now.
+   */
+  reauthorize: () => Wiki;
+  plans: PlanPolicy;
 }
 
 interface SpooledRequest {
@@ -213,7 +219,7 @@ async function runUnderGate(
 
   const work = deps.pages.exclusive(wiki, async () => {
     enteredGateAt = performance.now();
-    deps.reauthorize();
+    const current = deps.reauthorize();
     streaming = true;
     started.resolve();
     const before = readHead(repo);
@@ -241,6 +247,12 @@ async function runUnderGate(
       gitProtocol,
       stdin: Bun.file(spool.path),
       inactivityMs: deps.inactivityMs,
+      // The hook holds the push to the plan; the index matches HEAD under the gate.
+      env: pushPlanEnvironment({
+        slug: current.slug,
+        plan: deps.plans.planOf(current.tier),
+        before: deps.pages.index.totals(current.id),
+      }),
     });
     // Keep draining even if the client left: receive-pack has the whole request and finishes.
     for await (const chunk of run.output) send(chunk);

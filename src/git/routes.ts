@@ -11,6 +11,7 @@ import { wikiOf } from "../http/request-context.ts";
 import { errorFields, type Logger } from "../lib/log.ts";
 import { MINUTE } from "../lib/time.ts";
 import type { PageStore } from "../pages/page-store.ts";
+import type { PlanPolicy } from "../wikis/plan-policy.ts";
 import type { Wiki } from "../wikis/wiki-store.ts";
 import { wikiUrls } from "../wikis/wiki-urls.ts";
 import { authorizeGitService, type GitService, parseGitService } from "./git-access.ts";
@@ -38,6 +39,8 @@ export const DEFAULT_GIT_INACTIVITY_MS = 5 * MINUTE;
 
 export interface GitHandlerDeps extends WikiAccessDeps {
   pages: PageStore;
+  /** The plans: a push is held to the wiki's page and byte quotas by the pre-receive hook. */
+  plans: PlanPolicy;
   dataDir: string;
   publicUrl: URL;
   /** receive.maxInputSize; the server's body limit must sit just above it. */
@@ -108,7 +111,9 @@ export function createGitHandler(deps: GitHandlerDeps): (request: Request) => Pr
               const current = deps.wikis.findById(wiki.id);
               if (current === null) throw new GitHttpError(404, "this wiki no longer exists");
               authorizeGitService(deps, current, authorization, "git-receive-pack");
+              return current;
             },
+            plans: deps.plans,
           },
           wiki,
           body,

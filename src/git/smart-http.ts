@@ -142,6 +142,8 @@ export interface ServiceOptions {
   inactivityMs: number;
   /** Stops reading (and kills the service) past this many input bytes. */
   maxInputBytes?: number;
+  /** Added to the service's environment, which its hooks inherit (githooks.adoc). */
+  env?: Record<string, string>;
 }
 
 const STDERR_KEEP = 8 * 1024;
@@ -215,9 +217,10 @@ function spawn(options: ServiceOptions, stdin: ReadableStream<Uint8Array> | BunF
       stdin,
       stdout: "pipe",
       stderr: "pipe",
-      env: gitEnvironment(
-        options.gitProtocol === null ? {} : { GIT_PROTOCOL: options.gitProtocol },
-      ),
+      env: gitEnvironment({
+        ...options.env,
+        ...(options.gitProtocol === null ? {} : { GIT_PROTOCOL: options.gitProtocol }),
+      }),
     },
   );
 }

@@ -5,6 +5,7 @@ import type { User } from "../auth/user-store.ts";
 import type { Logger } from "../lib/log.ts";
 import type { ConnectionDeps } from "../wikis/connections.ts";
 import type { HandleResolution, MemberDeps } from "../wikis/members.ts";
+import type { PlanPolicy } from "../wikis/plan-policy.ts";
 import type { TokenDeps } from "../wikis/tokens.ts";
 import type { WikiLifecycleDeps, WikiServiceDeps } from "../wikis/wiki-service.ts";
 import type { GuardDeps } from "./guard.ts";
@@ -17,6 +18,8 @@ export interface ManageDeps
     WikiServiceDeps,
     WikiLifecycleDeps {
   logger: Logger;
+  /** The plans: a new wiki is held to its owner's wikis-per-owner limit. */
+  plans: PlanPolicy;
   /** The enabled other sign-in providers (src/auth/provider-login/), in button order. */
   signInProviders: readonly Pick<SignInProvider, "name" | "displayName">[];
   identityLinks: IdentityLinkStore;

@@ -24,6 +24,7 @@ const STATUS: Record<WikiErrorCode, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  plan_limit: 403,
 };
 
 /** The response for a known refusal, or null for an unexpected error. */

@@ -38,6 +38,7 @@ export function wikiRoutes(deps: ManageDeps) {
           isPublic: body.public ?? false,
           tier: "free",
           client: "app",
+          plans: deps.plans,
         });
         return jsonResponse(
           { wiki: wikiJson(deps.publicUrl, created.wiki, "owner"), token: created.token },

@@ -39,6 +39,8 @@ const NEXT_STEP: Record<PageErrorCode, string> = {
   too_large: "Split the content over several pages.",
   invalid_content: "Pages hold UTF-8 text only.",
   edit_failed: "Nothing was changed.",
+  plan_limit:
+    "Nothing was changed. Tell the user: the wiki is full for its plan; deleting or shortening pages makes room.",
   shutting_down: "Retry in a few seconds.",
 };
 

@@ -9,6 +9,8 @@ export type PageErrorCode =
   | "too_large"
   | "invalid_content"
   | "edit_failed"
+  /** The change would take the wiki past its plan's page or byte quota (plan-policy.ts). */
+  | "plan_limit"
   | "shutting_down";
 
 export class PageError extends Error {

@@ -147,6 +147,20 @@ export class PageIndex {
     );
   }
 
+  /**
+   * The page count and the sum of page sizes, for the plan's quotas. One range scan of the
+   * (wiki_id, path) unique index plus a row read per page: well under a millisecond per
+   * thousand pages, so every write can afford it.
+   */
+  totals(wikiId: number): { pages: number; bytes: number } {
+    const row = this.db
+      .query<{ pages: number; bytes: number }, [number]>(
+        "SELECT count(*) AS pages, coalesce(sum(size), 0) AS bytes FROM pages WHERE wiki_id = ?",
+      )
+      .get(wikiId);
+    return { pages: row?.pages ?? 0, bytes: row?.bytes ?? 0 };
+  }
+
   upsert(wikiId: number, page: PageWithBody): void {
     const existing = this.db
       .query<{ id: number }, [number, string]>(

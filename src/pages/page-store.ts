@@ -19,6 +19,7 @@ import {
   resolveCommit,
 } from "../repo/objects.ts";
 import { readHead, repairWorkingTree } from "../repo/repository.ts";
+import type { PageTotals, PlanPolicy } from "../wikis/plan-policy.ts";
 import { repoDir } from "../wikis/wiki-paths.ts";
 import type { Wiki, WikiStore } from "../wikis/wiki-store.ts";
 import { type IndexEffect, recordOwnCommit, syncPageIndex } from "./index-sync.ts";
@@ -67,6 +68,8 @@ export interface PageStoreOptions {
   gate: WriteGate;
   dataDir: string;
   committer: Author;
+  /** The plans' page and byte quotas, held on every write under the gate. */
+  plans: PlanPolicy;
   maintenance?: RepositoryMaintenance;
 }
 
@@ -92,6 +95,14 @@ function refuseOversized(path: string, size: number): void {
     `page "${path}" is ${size} bytes, over the ${MAX_PAGE_BYTES}-byte page limit, so it cannot be read or edited here; clone the wiki with git to shrink or split it, or replace it whole`,
   );
 }
+
+/** A wiki's totals after a page of `replacedSize` bytes (null: a new page) becomes `content`. */
+const afterWrite =
+  (replacedSize: number | null, content: string) =>
+  (before: PageTotals): PageTotals => ({
+    pages: before.pages + (replacedSize === null ? 1 : 0),
+    bytes: before.bytes - (replacedSize ?? 0) + Buffer.byteLength(content, "utf8"),
+  });
 
 const lineCount = (text: string) =>
   text.length === 0 ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
@@ -258,6 +269,7 @@ export class PageStore {
         changed: false,
       };
     }
+    this.refuseOverPlan(wiki, afterWrite(current?.size ?? null, content));
     const repo = this.repo(wiki);
     const file = `${path}.md`;
     const verb = current === null ? "Create" : "Update";
@@ -335,14 +347,18 @@ export class PageStore {
       const repo = this.repo(wiki);
       let movedContent = current.body;
       const rewritten: { path: string; content: string }[] = [];
+      let grown = 0;
       if (input.updateLinks === true) {
         for (const page of this.index.allBodies(wiki.id)) {
           const content = rewriteLinks(page.body, from, to);
           if (content === page.body) continue;
+          grown += Buffer.byteLength(content, "utf8") - Buffer.byteLength(page.body, "utf8");
           if (page.path === from) movedContent = content;
           else rewritten.push({ path: page.path, content });
         }
       }
+      // Rewritten links can lengthen pages (an oversized page has no indexed text to rewrite).
+      this.refuseOverPlan(wiki, (totals) => ({ ...totals, bytes: totals.bytes + grown }));
       const revision = await this.commitChange(
         wiki,
         input,
@@ -484,6 +500,29 @@ export class PageStore {
       );
     }
     return head;
+  }
+
+  /**
+   * The plan's refusal of page `path` holding `content` (null: it fits), for a writer that
+   * commits outside this store (a browser save). Call under the wiki's write gate.
+   */
+  planRefusalOfWrite(wiki: Wiki, path: string, content: string): string | null {
+    const size = this.index.records(wiki.id, [path]).get(path)?.size ?? null;
+    return this.planRefusalOf(wiki, afterWrite(size, content));
+  }
+
+  /**
+   * The plan's refusal of a change that turns the wiki's totals now into `after(totals)` (null:
+   * it fits), for writers outside this store. Call under the wiki's write gate.
+   */
+  planRefusalOf(wiki: Wiki, after: (before: PageTotals) => PageTotals): string | null {
+    const before = this.index.totals(wiki.id);
+    return this.options.plans.refusePageChange(wiki, before, after(before));
+  }
+
+  private refuseOverPlan(wiki: Wiki, after: (before: PageTotals) => PageTotals): void {
+    const refusal = this.planRefusalOf(wiki, after);
+    if (refusal !== null) throw new PageError("plan_limit", refusal);
   }
 
   private checkPath(raw: string): string {

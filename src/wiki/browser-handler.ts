@@ -58,6 +58,7 @@ import {
   checkEmptyPagesStillEmpty,
   checkRename,
   checkRevert,
+  checkSaveFitsPlan,
 } from "./write-checks.ts";
 
 export interface BrowserHandlerDeps {
@@ -412,9 +413,11 @@ export function createBrowserHandler(deps: BrowserHandlerDeps) {
     const pageUrl = pageUrlPath(check.path);
     switch (result.kind) {
       case "unchanged":
+        checkSaveFitsPlan(deps.pages, wiki, check.path, submitted);
         upstream.body = new TextEncoder().encode(form.toString());
         return;
       case "merged":
+        checkSaveFitsPlan(deps.pages, wiki, check.path, result.content);
         deps.logger.info("browser save merged with a newer revision", {
           wiki: wiki.slug,
           page: check.path,

@@ -22,10 +22,11 @@ import { dirname } from "node:path";
 import { checkPagePath, pagePathOfFile } from "../pages/page-path.ts";
 import type { PageStore } from "../pages/page-store.ts";
 import { gitText } from "../repo/git.ts";
-import { resolveCommit } from "../repo/objects.ts";
+import { blobSizes, resolveCommit } from "../repo/objects.ts";
 import type { Wiki } from "../wikis/wiki-store.ts";
 import { BrowserError } from "./browser-error.ts";
 import { pageUrlPath } from "./route-policy.ts";
+import { normalizeSavedContent } from "./save-guard.ts";
 
 const MAX_ATTACHMENT_NAME_BYTES = 200;
 /** Otterwiki's own threshold: a page above this many bytes is "probably not empty" (tools.py). */
@@ -155,9 +156,11 @@ export async function checkRevert(pages: PageStore, wiki: Wiki, revision: string
   ).split("\0");
   const title = "This commit cannot be reverted";
   const back = `/-/commit/${commit}`;
+  const pageChanges: { status: string; file: string }[] = [];
   for (let index = 0; index + 1 < changes.length; index += 2) {
-    const status = changes[index];
+    const status = changes[index] ?? "";
     const file = changes[index + 1] ?? "";
+    if (file.endsWith(".md")) pageChanges.push({ status, file });
     // A file the commit deleted comes back; added and modified files cannot gain a new name.
     if (status !== "D") continue;
     if (file.endsWith(".md")) {
@@ -179,7 +182,50 @@ export async function checkRevert(pages: PageStore, wiki: Wiki, revision: string
     if (twin !== undefined)
       refuse(409, title, `It would bring back "${file}", a case twin of "${twin}".`, back);
   }
+  await checkRevertFitsPlan(pages, wiki, commit, parents.split(" ").length > 1, pageChanges, back);
 }
+
+/**
+ * A revert undoes the commit's page changes: pages it deleted come back, pages it added go, and
+ * changed pages take their parent's size again. `git revert` refuses (and Otterwiki aborts) when
+ * a later commit touched the same lines, so the undo lands on HEAD exactly as computed here.
+ */
+async function checkRevertFitsPlan(
+  pages: PageStore,
+  wiki: Wiki,
+  commit: string,
+  hasParent: boolean,
+  changes: readonly { status: string; file: string }[],
+  back: string,
+): Promise<void> {
+  if (changes.length === 0) return;
+  const files = changes.map((change) => change.file);
+  const [atCommit, atParent] = await Promise.all([
+    blobSizes(pages.repo(wiki), commit, files),
+    hasParent ? blobSizes(pages.repo(wiki), `${commit}^`, files) : new Map<string, number>(),
+  ]);
+  let pageDelta = 0;
+  let byteDelta = 0;
+  for (const { status, file } of changes) {
+    if (status === "D") pageDelta += 1;
+    if (status === "A") pageDelta -= 1;
+    byteDelta += (atParent.get(file) ?? 0) - (atCommit.get(file) ?? 0);
+  }
+  const refusal = pages.planRefusalOf(wiki, (before) => ({
+    pages: before.pages + pageDelta,
+    bytes: before.bytes + byteDelta,
+  }));
+  if (refusal !== null) {
+    refuse(
+      403,
+      "This wiki is full for its plan",
+      `${capitalized(refusal)}. Nothing was reverted.`,
+      back,
+    );
+  }
+}
+
+const capitalized = (sentence: string) => `${sentence.charAt(0).toUpperCase()}${sentence.slice(1)}`;
 
 /** New attachment names (uploads, or an attachment renamed) on page `rawPage`. */
 export async function checkAttachmentNames(
@@ -206,6 +252,26 @@ export async function checkAttachmentNames(
       refuse(409, title, `"${name}" differs from "${twin}" only in letter case.`, back);
     seen.set(name, name);
   }
+}
+
+/**
+ * A save must fit the wiki's plan (src/wikis/plan-policy.ts words the refusal, as for MCP, REST
+ * and git); a refused save hands the editor's text back. Run under the write gate.
+ */
+export function checkSaveFitsPlan(
+  pages: PageStore,
+  wiki: Wiki,
+  path: string,
+  content: string,
+): void {
+  const refusal = pages.planRefusalOfWrite(wiki, path, normalizeSavedContent(content));
+  if (refusal === null) return;
+  throw new BrowserError(
+    403,
+    "This wiki is full for its plan",
+    `${capitalized(refusal)}. Your change was not saved.`,
+    { links: [{ href: pageUrlPath(path), label: "Back to the page" }], returnedText: content },
+  );
 }
 
 /** Housekeeping may delete only pages that are still as small as when they were listed. */

@@ -2,6 +2,8 @@
  * The pages every new wiki starts with: a Home page, a guide that tells AI agents how this wiki
  * is kept, and a page that tells people how to connect. Filled with the wiki's real name and URLs.
  */
+import { PLAN_FEATURES } from "./plan-policy.ts";
+import { TIERS } from "./wiki-store.ts";
 import type { WikiUrls } from "./wiki-urls.ts";
 
 export interface BootstrapPage {
@@ -15,6 +17,7 @@ export function bootstrapPages(input: {
   urls: WikiUrls;
 }): BootstrapPage[] {
   const { name, slug, urls } = input;
+  const pushPlans = TIERS.filter((tier) => PLAN_FEATURES[tier].gitPush).join(" and ");
   const home = `# ${name}
 
 Welcome to **${name}**, a research wiki shared by people and AI agents.
@@ -88,8 +91,8 @@ claude mcp add --transport http ${slug} ${urls.mcpUrl} --header "Authorization: 
 git clone ${urls.gitUrl}
 \`\`\`
 
-Use any user name and a wiki token as the password. Free wikis are read-only over git;
-premium wikis accept \`git push\`.
+Use any user name and a wiki token as the password. Only ${pushPlans} wikis accept
+\`git push\`; on the other plans git is read-only.
 `;
   return [
     { path: "Home", content: home },

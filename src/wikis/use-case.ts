@@ -10,7 +10,7 @@ import type { Role, Wiki, WikiStore } from "./wiki-store.ts";
  * Why a use case refused. Each protocol renders it in its own form: the CLI prints the message,
  * the management API maps the code to a status (src/manage/manage-error.ts).
  */
-export type WikiErrorCode = "invalid" | "not_found" | "forbidden" | "conflict";
+export type WikiErrorCode = "invalid" | "not_found" | "forbidden" | "conflict" | "plan_limit";
 
 /** A request that cannot be carried out as given (bad slug, unknown user, taken name, no right). */
 export class WikiError extends Error {

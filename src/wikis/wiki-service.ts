@@ -20,6 +20,7 @@ import type { WriteGate } from "../pages/write-gate.ts";
 import { runGit } from "../repo/git.ts";
 import { initRepository } from "../repo/repository.ts";
 import { bootstrapPages } from "./bootstrap.ts";
+import type { PlanPolicy } from "./plan-policy.ts";
 import { checkSlug } from "./slug.ts";
 import { type Actor, requireRole, WikiError, wikiForActor } from "./use-case.ts";
 import { repoDir, wikiDir } from "./wiki-paths.ts";
@@ -67,6 +68,11 @@ export async function createWiki(
     tier: Tier;
     /** Named in the first commit's `Client:` trailer. */
     client?: string;
+    /**
+     * Holds the owner to the plan's wikis-per-owner limit (the management API). The admin CLI
+     * passes none: the operator may give anyone more wikis than a plan allows.
+     */
+    plans?: PlanPolicy;
   },
 ): Promise<CreatedWiki> {
   const slugCheck = checkSlug(input.slug);
@@ -78,6 +84,14 @@ export async function createWiki(
   const name = checkedName(input.name ?? slug);
   if (deps.wikis.findBySlug(slug) !== null)
     throw new WikiError(`a wiki named "${slug}" already exists`, "conflict");
+  const refuseOverPlan = () => {
+    if (input.plans === undefined) return;
+    const refusal = input.plans.refuseNewWiki(input.tier, deps.wikis.countOwnedBy(owner.id));
+    if (refusal !== null) throw new WikiError(refusal, "plan_limit");
+  };
+  // Checked before the repository is built, and again in the transaction that adds the row,
+  // so two creations at once cannot both take the last place.
+  refuseOverPlan();
 
   const target = wikiDir(deps.dataDir, slug);
   const wikisRoot = dirname(target);
@@ -116,6 +130,7 @@ export async function createWiki(
   try {
     created = deps.db
       .transaction(() => {
+        refuseOverPlan();
         const wiki = deps.wikis.create({
           slug,
           name,

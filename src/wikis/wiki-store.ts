@@ -115,6 +115,15 @@ export class WikiStore {
       });
   }
 
+  /** How many wikis the user created (owner_id), the count a plan's per-owner limit holds. */
+  countOwnedBy(userId: number): number {
+    // No index on owner_id: the wikis table is small, one row per wiki.
+    const row = this.db
+      .query<{ n: number }, [number]>("SELECT count(*) AS n FROM wikis WHERE owner_id = ?")
+      .get(userId);
+    return row?.n ?? 0;
+  }
+
   setName(id: number, name: string): void {
     this.db.query("UPDATE wikis SET name = ? WHERE id = ?").run(name, id);
   }
