@@ -6,11 +6,13 @@
  * browser wiki, sign-in (local PDS + Chromium) and the embedding model's children. No figure's
  * size is asserted.
  */
+
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Report } from "../scripts/bench/report.ts";
+import { type CommandResult, captureCommand } from "../scripts/setup/command.ts";
 import { PROJECT_DIR } from "./support/server.ts";
 
 const SMOKE_SECTIONS = [
@@ -28,25 +30,12 @@ const SMOKE_SECTIONS = [
 // The quick run of these sections took 110–145 s on 2 cores; a loaded machine is slower.
 setDefaultTimeout(600_000);
 
-interface Run {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CommandResult;
 
-async function bench(args: string[]): Promise<Run> {
-  const child = Bun.spawn([process.execPath, join(PROJECT_DIR, "scripts", "bench.ts"), ...args], {
+function bench(args: string[]): Promise<Run> {
+  return captureCommand([process.execPath, join(PROJECT_DIR, "scripts", "bench.ts"), ...args], {
     cwd: PROJECT_DIR,
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
   });
-  const [stdout, stderr, exitCode] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { exitCode, stdout, stderr };
 }
 
 /** The section names `--help` lists after "--only". */

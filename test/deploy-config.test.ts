@@ -4,6 +4,7 @@
  * has no DNS provider module) and scripts/wikibot.service through `systemd-analyze verify`,
  * both checked against the server's own settings. test/caddy-edge.test.ts runs the Caddyfile.
  */
+
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,6 +16,7 @@ import {
   installHint,
   SYSTEMD_ANALYZE,
 } from "../scripts/setup/caddy.ts";
+import { type CommandResult, captureCommand } from "../scripts/setup/command.ts";
 import { readConfig } from "../src/config/config.ts";
 import { PROJECT_DIR } from "./support/server.ts";
 
@@ -40,27 +42,14 @@ function toolPath(tool: DebianTool): string {
   return path;
 }
 
-interface Run {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CommandResult;
 
-async function run(argv: string[], env: Record<string, string> = {}): Promise<Run> {
-  const child = Bun.spawn(argv, {
+function run(argv: string[], env: Record<string, string> = {}): Promise<Run> {
+  // Caddy keeps state under HOME; the scratch one, never the machine's.
+  return captureCommand(argv, {
     cwd: scratch,
-    // Caddy keeps state under HOME; the scratch one, never the machine's.
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: scratch, ...env },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
   });
-  const [stdout, stderr, exitCode] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { exitCode, stdout, stderr };
 }
 
 /** What an operator fills in (Caddyfile header); the access log in scratch unless `defaults`. */

@@ -95,7 +95,9 @@ describe("page size and content", () => {
   test("a page holding a NUL byte is refused: pages are text", async () => {
     const dir = await freshClone();
     await commitFiles(git, dir, { "Binary.md": "text\u0000more\n" }, "nul");
-    await expectRefused(dir, ['"Binary.md"', "NUL"]);
+    const push = await expectRefused(dir, ['"Binary.md"', "NUL"]);
+    // The hook quotes the push's request id, the one the server logged it under.
+    expect(push.stderr).toMatch(/^remote: request id: [A-Za-z0-9._-]{16}\s*$/m);
   });
 
   test("an over-size page only in an intermediate commit is refused too", async () => {

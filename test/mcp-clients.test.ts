@@ -3,10 +3,12 @@
  * SDK) with a bearer header, and the conformance suite's generic server scenarios, which cannot
  * send a header and so go through a local forwarding proxy that adds it (no auth bypass).
  */
+
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { captureCommand } from "../scripts/setup/command.ts";
 import { type McpProxy, startMcpProxy } from "./support/mcp-proxy.ts";
 import {
   createUserAndWiki,
@@ -31,19 +33,11 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-async function run(command: string[], env: Record<string, string> = {}) {
-  const child = Bun.spawn(command, {
+function run(command: string[], env: Record<string, string> = {}) {
+  return captureCommand(command, {
     cwd: PROJECT_DIR,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: scratch, ...env },
-    stdout: "pipe",
-    stderr: "pipe",
   });
-  const [stdout, stderr, exitCode] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { stdout, stderr, exitCode };
 }
 
 describe("MCP Inspector CLI", () => {

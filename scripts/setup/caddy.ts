@@ -5,6 +5,8 @@
 // Installing Debian's caddy enables its service, but it starts only where systemd runs (never in
 // a container, where invoke-rc.d skips it); the tests run their own `caddy run` on free ports.
 
+import { runCommand } from "./command.ts";
+
 export interface DebianTool {
   /** The command the tests run, found on PATH. */
   command: string;
@@ -59,23 +61,10 @@ export async function ensureDeployTools(options: {
   });
 }
 
-async function aptGet(args: string[]): Promise<void> {
-  const argv = ["apt-get", ...args];
-  const child = Bun.spawn(argv, {
+function aptGet(args: string[]): Promise<void> {
+  return runCommand(["apt-get", ...args], {
     env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
   });
-  const [stdout, stderr, exitCode] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  if (exitCode !== 0) {
-    const tail = `${stdout}${stderr}`.trim().split("\n").slice(-15).join("\n");
-    throw new Error(`${argv.join(" ")} failed (exit ${exitCode}):\n${tail}`);
-  }
 }
 
 if (import.meta.main) {

@@ -2,6 +2,7 @@
 // with playwright-core (never a browser Playwright downloads). Installing needs apt and root,
 // as on CI; elsewhere it says how to install it. Run by .ci/run and, with CI=true, by setup.
 import { existsSync } from "node:fs";
+import { runCommand } from "./command.ts";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";
 
@@ -27,16 +28,7 @@ export async function ensureChromium(options: {
     ["apt-get", "update", "-qq"],
     ["apt-get", "install", "-y", "-qq", "chromium"],
   ]) {
-    const child = Bun.spawn(argv, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    const [stdout, stderr, exitCode] = await Promise.all([
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-      child.exited,
-    ]);
-    if (exitCode !== 0) {
-      const tail = `${stdout}${stderr}`.trim().split("\n").slice(-15).join("\n");
-      throw new Error(`${argv.join(" ")} failed (exit ${exitCode}):\n${tail}`);
-    }
+    await runCommand(argv, { env });
   }
   if (!existsSync(CHROMIUM_PATH))
     throw new Error(`apt-get finished but ${CHROMIUM_PATH} is missing`);

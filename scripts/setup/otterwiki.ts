@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { captureCommand, runCommand } from "./command.ts";
 
 /** Exact PyPI pins. Both were checked to install on CPython 3.11 (x86_64 Linux). */
 export const OTTERWIKI_PINS = ["otterwiki==2.26.1", "gunicorn==27.0.1"] as const;
@@ -132,20 +133,12 @@ async function hasVenvModule(python: string): Promise<boolean> {
 }
 
 async function capture(argv: string[]): Promise<{ exitCode: number; output: string }> {
-  const child = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, exitCode] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { exitCode, output: stdout + stderr };
+  const result = await captureCommand(argv);
+  return { exitCode: result.exitCode, output: result.stdout + result.stderr };
 }
 
-async function run(argv: string[], what: string): Promise<void> {
-  const result = await capture(argv);
-  if (result.exitCode === 0) return;
-  const tail = result.output.trim().split("\n").slice(-15).join("\n");
-  throw new Error(`${what} failed (exit ${result.exitCode}): ${argv.join(" ")}\n${tail}`);
+function run(argv: string[], what: string): Promise<void> {
+  return runCommand(argv, { what });
 }
 
 if (import.meta.main) {

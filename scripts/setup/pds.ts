@@ -6,6 +6,7 @@
 // it a no-op. Run by `bun install` (setup --test-tools) and by hand: bun scripts/setup/pds.ts
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { runCommand } from "./command.ts";
 
 /** Exact versions (verified together, notes §5); changing one reinstalls. */
 export const PDS_PACKAGES = {
@@ -54,23 +55,8 @@ export function pdsInstalled(projectDir: string): boolean {
   );
 }
 
-async function run(argv: string[], options: { cwd: string; env?: Record<string, string> }) {
-  const child = Bun.spawn(argv, {
-    cwd: options.cwd,
-    env: { ...process.env, ...options.env },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, exitCode] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  if (exitCode !== 0) {
-    const tail = `${stdout}${stderr}`.trim().split("\n").slice(-15).join("\n");
-    throw new Error(`${argv.join(" ")} failed (exit ${exitCode}):\n${tail}`);
-  }
+function run(argv: string[], options: { cwd: string; env?: Record<string, string> }) {
+  return runCommand(argv, { cwd: options.cwd, env: { ...process.env, ...options.env } });
 }
 
 export async function ensurePds(options: { projectDir: string; quiet: boolean }): Promise<void> {

@@ -39,8 +39,14 @@ async function main(): Promise<number> {
   const plan = readPushPlan(process.env);
   const problems = await checkPush({ gitDir, quarantineEnv, maxFileBytes, plan }, updates);
   if (problems.length === 0) return 0;
-  process.stderr.write(`${refusalLines(problems).join("\n")}\n`);
+  process.stderr.write(`${[...refusalLines(problems), ...requestLine()].join("\n")}\n`);
   return 1;
+}
+
+/** The request this push came in on (gitEnvironment), for the operator's logs; none by hand. */
+function requestLine(): string[] {
+  const id = process.env.WIKIBOT_REQUEST_ID;
+  return id !== undefined && /^[A-Za-z0-9._-]{1,64}$/.test(id) ? [`request id: ${id}`] : [];
 }
 
 main().then(
@@ -52,7 +58,7 @@ main().then(
       .join("<repository>")
       .split("\n")[0];
     process.stderr.write(
-      `the server could not check this push, so nothing was pushed; try again, and tell the wiki's operator if it keeps failing (${detail})\n`,
+      `${[`the server could not check this push, so nothing was pushed; try again, and tell the wiki's operator if it keeps failing (${detail})`, ...requestLine()].join("\n")}\n`,
     );
     process.exit(1);
   },

@@ -40,6 +40,15 @@ export function withLogFields<T>(fields: Record<string, unknown>, work: () => T)
   return context.run(fields, work);
 }
 
+/**
+ * The request id of the request being handled here, if any: passed on to the processes that
+ * work for it (git, the search worker) so their lines are traced to the same request.
+ */
+export function currentRequestId(): string | undefined {
+  const id = context.getStore()?.request_id;
+  return typeof id === "string" ? id : undefined;
+}
+
 export function createLogger(
   level: LogLevel,
   write: (line: string) => void = writeToStdout,

@@ -3,6 +3,7 @@
  * system or global config, no prompts, a dummy HOME, so nothing on the host changes how our
  * repositories behave (../shared/notes/git-smart-http.md §6).
  */
+import { currentRequestId } from "../lib/log.ts";
 
 export class GitError extends Error {
   override name = "GitError";
@@ -16,9 +17,14 @@ export class GitError extends Error {
   }
 }
 
-/** The environment every git child gets; callers may add GIT_AUTHOR_* and the like. */
+/**
+ * The environment every git child gets; callers may add GIT_AUTHOR_* and the like. A child that
+ * works for a request gets its id (WIKIBOT_REQUEST_ID), which our hooks quote when they fail.
+ */
 export function gitEnvironment(extra: Record<string, string> = {}): Record<string, string> {
+  const requestId = currentRequestId();
   return {
+    ...(requestId === undefined ? {} : { WIKIBOT_REQUEST_ID: requestId }),
     PATH: "/usr/local/bin:/usr/bin:/bin",
     HOME: "/nonexistent",
     LANG: "C.UTF-8",

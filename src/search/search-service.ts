@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Subprocess } from "bun";
-import type { Logger } from "../lib/log.ts";
+import { currentRequestId, type Logger } from "../lib/log.ts";
 import { ChunkStore } from "./chunk-store.ts";
 import type { ModelDtype } from "./model-files.ts";
 import type { FromWorker, ToWorker, WorkerState } from "./worker-messages.ts";
@@ -270,6 +270,7 @@ class WorkerSemanticSearch implements SemanticSearch {
         query,
         limit: options.limit,
         pathPrefix: options.pathPrefix,
+        requestId: currentRequestId(),
       });
     });
   }

@@ -27,6 +27,8 @@ export type ToWorker =
       query: string;
       limit: number;
       pathPrefix?: string;
+      /** The server's request this search answers, for the worker's log lines about it. */
+      requestId?: string;
     }
   /** Look at the queue now (rows were just added). */
   | { type: "wake" }

@@ -107,6 +107,11 @@ async function run(options: WorkerStartOptions): Promise<void> {
         );
         post({ type: "search-result", id: search.id, result });
       } catch (error) {
+        log("warn", "semantic search failed", {
+          request_id: search.requestId,
+          wiki_id: search.wikiId,
+          error: errorText(error),
+        });
         post({ type: "search-error", id: search.id, message: errorText(error) });
       }
     }
