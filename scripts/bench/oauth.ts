@@ -85,7 +85,10 @@ export async function benchOAuthFlow(quick: boolean): Promise<Summary> {
         code_challenge_method: "S256",
       })}`;
       jar ??= await wikiHostSession(who.origin, who.apexCookie, authorize);
-      const page = await fetch(authorize, { headers: { cookie: jar.header() } });
+      // The same address as the registration: the per-address authorize limit is not measured.
+      const page = await fetch(authorize, {
+        headers: { cookie: jar.header(), "x-forwarded-for": `192.0.2.${(run % 250) + 1}` },
+      });
       const html = await page.text();
       const decision = await fetch(`${wiki}/oauth/authorize`, {
         method: "POST",
