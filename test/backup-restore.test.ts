@@ -13,8 +13,10 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -362,6 +364,41 @@ describe("refusals", () => {
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toContain("wikis/beta.bundle is missing");
     expect(existsSync(fresh)).toBe(false);
+  });
+
+  test("a hostile backup folder: paths out of the folder, bad slugs and links are refused", async () => {
+    const manifestOf = (dir: string) =>
+      manifestSchema.parse(JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")));
+    const tampered = async (name: string, change: (manifest: Manifest) => unknown) => {
+      const dir = join(scratch, name);
+      cpSync(backupDir, dir, { recursive: true });
+      writeFileSync(join(dir, "manifest.json"), JSON.stringify(change(manifestOf(dir))));
+      const target = join(scratch, `from-${name}`);
+      const result = await restore(dir, target);
+      expect(result.exitCode).toBe(1);
+      expect(existsSync(target)).toBe(false);
+      return result.stderr;
+    };
+    for (const path of ["../outside", "wikis/../../outside", "/etc/passwd", "wikis/./x"]) {
+      await tampered(`path-${path.length}`, (manifest) => ({
+        ...manifest,
+        files: [...manifest.files, { path, bytes: 0, sha256: "0".repeat(64) }],
+      }));
+    }
+    const slugged = await tampered("slug", (manifest) => ({
+      ...manifest,
+      wikis: manifest.wikis.map((wiki, i) => (i === 0 ? { ...wiki, slug: "../escape" } : wiki)),
+    }));
+    expect(slugged).toContain("cannot be restored");
+    const linked = join(scratch, "linked");
+    cpSync(backupDir, linked, { recursive: true });
+    const bundle = join(linked, "wikis", "alpha.bundle");
+    renameSync(bundle, join(scratch, "alpha-elsewhere.bundle"));
+    symlinkSync(join(scratch, "alpha-elsewhere.bundle"), bundle);
+    const result = await restore(linked, join(scratch, "from-linked"));
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain("wikis/alpha.bundle is not a regular file");
+    expect(existsSync(join(scratch, "from-linked"))).toBe(false);
   });
 
   test("a backup without its manifest (unfinished) is refused", async () => {

@@ -12,6 +12,7 @@ import {
   chmodSync,
   copyFileSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -144,9 +145,15 @@ async function verifyFiles(
   let done = 0;
   for (const file of manifest.files) {
     const path = join(source, file.path);
-    if (!existsSync(path) || !statSync(path).isFile())
+    if (!existsSync(path))
       throw new AdminError(`backup file ${file.path} is missing; nothing was restored`);
-    const size = statSync(path).size;
+    // lstat: a symlink in a backup folder could point the restore at any file on this machine.
+    const stat = lstatSync(path);
+    if (!stat.isFile())
+      throw new AdminError(
+        `backup file ${file.path} is not a regular file (a link or a folder); nothing was restored`,
+      );
+    const size = stat.size;
     if (size !== file.bytes)
       throw new AdminError(
         `backup file ${file.path} is ${size} bytes, the manifest says ${file.bytes}; nothing was restored`,
