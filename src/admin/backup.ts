@@ -41,16 +41,14 @@ import {
   type WikiEntry,
   wikiFiles,
 } from "./backup-manifest.ts";
-import { AdminError, type Command, type CommandContext } from "./commands.ts";
+import { AdminError, type Command, type CommandContext, required } from "./commands.ts";
 import { snapshotWiki, type WikiSnapshot } from "./wiki-snapshot.ts";
 
 export const backupCommand: Command = {
   usage: "--to DIR [--include-keys]   (consistent snapshot, safe while the server runs)",
   options: { to: { type: "string" }, "include-keys": { type: "boolean" } },
   async run(context, values) {
-    const to = typeof values.to === "string" ? values.to.trim() : "";
-    if (to === "") throw new AdminError("--to is required");
-    const target = resolve(to);
+    const target = resolve(required(values, "to"));
     const created = claimEmptyFolder(target);
     try {
       const manifest = await takeBackup(context, target, values["include-keys"] === true);

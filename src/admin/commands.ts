@@ -63,7 +63,7 @@ export interface ConfigOnlyCommand {
   runWithConfig(config: Config, values: Values): Promise<CommandResult>;
 }
 
-function required(values: Values, name: string): string {
+export function required(values: Values, name: string): string {
   const value = values[name];
   if (typeof value !== "string" || value.trim() === "")
     throw new AdminError(`--${name} is required`);

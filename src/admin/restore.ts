@@ -39,7 +39,7 @@ import {
   manifestSchema,
   progressPrinter,
 } from "./backup-manifest.ts";
-import { AdminError, type ConfigOnlyCommand } from "./commands.ts";
+import { AdminError, type ConfigOnlyCommand, required } from "./commands.ts";
 import { otterwikiDatabase } from "./wiki-snapshot.ts";
 
 export const restoreCommand: ConfigOnlyCommand = {
@@ -47,11 +47,8 @@ export const restoreCommand: ConfigOnlyCommand = {
   options: { from: { type: "string" }, "data-dir": { type: "string" } },
   // DATA_DIR is deliberately not used: a restore never writes into a live data directory.
   async runWithConfig(_config, values) {
-    const from = typeof values.from === "string" ? values.from.trim() : "";
-    const dataDir = typeof values["data-dir"] === "string" ? values["data-dir"].trim() : "";
-    if (from === "" || dataDir === "") throw new AdminError("--from and --data-dir are required");
-    const source = resolve(from);
-    const target = resolve(dataDir);
+    const source = resolve(required(values, "from"));
+    const target = resolve(required(values, "data-dir"));
     const manifest = readManifest(source);
     const created = checkTarget(target);
     const progress = progressPrinter();
