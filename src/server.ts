@@ -92,6 +92,10 @@ export async function startServer(
   const server = Bun.serve({
     port: config.port,
     maxRequestBodySize: Math.max(config.maxBodyBytes, config.maxPackBytes + MIB),
+    // A browser request may wait, sending nothing, for an Otterwiki slot (WIKI_PROCESSES_MAX)
+    // while other wikis start; Bun's default of 10 s reset such requests (ECONNRESET seen in
+    // test/wiki-pool.test.ts on a loaded 2-core CI machine). Caddy in front bounds idle clients.
+    idleTimeout: 60,
     fetch: (request, bun) => {
       attachClientAddress(request, bun.requestIP(request)?.address ?? "");
       return handler(request);
