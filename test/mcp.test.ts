@@ -457,6 +457,55 @@ describe("tools", () => {
     expect(old.total_lines).toBe(950);
   });
 
+  test("read_note reads one section by heading or heading path, and refuses an ambiguous one", async () => {
+    const body = Array.from({ length: 450 }, (_, i) => `Reading ${i}.`).join("\n");
+    const content = `# Trial\n\n## Methods\n\n### Results\n\nPilot only.\n\n## Results\n\n${body}\n\n## Discussion\n\nDone.\n`;
+    const written = structuredOf(
+      await callTool(owner, "write_note", { path: "Trial", content, expected_revision: "new" }),
+    );
+    const results = await callTool(owner, "read_note", { path: "Trial", section: "## results" });
+    expect(results.isError).toBeFalsy();
+    const first = structuredOf(results);
+    expect(first.section).toEqual({
+      heading_path: ["Trial", "Results"],
+      line_start: 9,
+      line_end: 461,
+    });
+    expect(first).toMatchObject({ revision: written.revision, line_start: 9, line_end: 408 });
+    expect(String(first.content)).toStartWith("## Results\n");
+    expect(textOf(results)).toContain('section "Trial › Results" (lines 9–461)');
+    // The continuation stays inside the section.
+    const rest = structuredOf(
+      await callTool(owner, "read_note", {
+        path: "Trial",
+        section: "## results",
+        line_start: first.next_line_start,
+        revision: written.revision,
+      }),
+    );
+    expect(rest).toMatchObject({ line_start: 409, line_end: 461, next_line_start: null });
+    expect(String(rest.content)).not.toContain("## Discussion");
+    // By path, any case.
+    expect(
+      structuredOf(
+        await callTool(owner, "read_note", { path: "Trial", section: "methods/RESULTS" }),
+      ),
+    ).toMatchObject({ line_start: 5, line_end: 8, content: "### Results\n\nPilot only.\n\n" });
+    const ambiguous = await callTool(owner, "read_note", { path: "Trial", section: "Results" });
+    expect(ambiguous.isError).toBe(true);
+    expect(textOf(ambiguous)).toContain("### Trial/Methods/Results (line 5)");
+    expect(textOf(ambiguous)).toContain("## Trial/Results (line 9)");
+    const missing = await callTool(owner, "read_note", { path: "Trial", section: "Appendix" });
+    expect(textOf(missing)).toContain("section_not_found");
+    expect(textOf(missing)).toContain("## Trial/Discussion (line 462)");
+    const outside = await callTool(owner, "read_note", {
+      path: "Trial",
+      section: "Discussion",
+      line_start: 2,
+    });
+    expect(textOf(outside)).toContain("invalid_range");
+  });
+
   test("read_note on a missing page names the closest existing paths", async () => {
     await callTool(owner, "write_note", { path: "Research/Topic A", content: "# Topic A\n" });
     const missing = await callTool(owner, "read_note", { path: "Research/Topik A" });

@@ -11,6 +11,7 @@ import { SearchUnavailableError } from "../search/semantic-hits.ts";
 export type ToolErrorCode =
   | "invalid_arguments"
   | "invalid_range"
+  | "section_not_found"
   | "forbidden"
   | "conflict"
   | "internal_error"
