@@ -9,6 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { captureCommand } from "../scripts/setup/command.ts";
+import { WIKI_TOOLS } from "../src/mcp/tool-registry.ts";
 import { type McpProxy, startMcpProxy } from "./support/mcp-proxy.ts";
 import {
   createUserAndWiki,
@@ -68,7 +69,8 @@ describe("MCP Inspector CLI", () => {
     expect(result.exitCode).toBe(0);
     const listed = JSON.parse(result.stdout) as { result: { tools: { name: string }[] } };
     expect(listed.result.tools.map((tool) => tool.name)).toContain("read_note");
-    expect(listed.result.tools.length).toBe(12);
+    expect(listed.result.tools.length).toBe(WIKI_TOOLS.length);
+    expect(listed.result.tools.map((tool) => tool.name)).toContain("grep_notes");
   });
 
   test("calls read_note and gets numbered lines and the revision", async () => {

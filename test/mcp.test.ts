@@ -24,6 +24,7 @@ const EXPECTED_TOOLS = [
   "read_note",
   "search",
   "semantic_search",
+  "grep_notes",
   "list_notes",
   "recent_changes",
   "note_history",
@@ -103,7 +104,7 @@ describe("initialize and tools/list", () => {
     const readOnly = tools
       .filter((tool) => tool.annotations?.readOnlyHint)
       .map((tool) => tool.name);
-    expect(readOnly).toEqual(EXPECTED_TOOLS.slice(0, 7));
+    expect(readOnly).toEqual(EXPECTED_TOOLS.slice(0, 8));
   });
 
   test("semantic_search refuses a mode it does not offer before searching", async () => {
@@ -504,6 +505,59 @@ describe("tools", () => {
       line_start: 2,
     });
     expect(textOf(outside)).toContain("invalid_range");
+  });
+
+  test("grep_notes gives exact lines with numbers and revisions, bounded, inside its wiki", async () => {
+    const body = Array.from(
+      { length: 30 },
+      (_, i) => `- sample ${i}: kelp density (g/m²) noted`,
+    ).join("\n");
+    const kelp = structuredOf(
+      await callTool(owner, "write_note", {
+        path: "Grep/Kelp",
+        content: `# Kelp\n\n## Counts\n\n${body}\n`,
+        expected_revision: "new",
+      }),
+    );
+    await callTool(owner, "write_note", {
+      path: "Grep/Other",
+      content: "# Other\n\nKELP DENSITY (G/M²) in capitals.\n",
+      expected_revision: "new",
+    });
+    const result = await callTool(owner, "grep_notes", {
+      text: "kelp density (g/m²)",
+      path_prefix: "Grep/",
+      limit: 5,
+      context: 1,
+    });
+    expect(result.isError).toBeFalsy();
+    const text = textOf(result);
+    // Query syntax means nothing here: brackets and slashes are literal text.
+    expect(text).toContain("Grep/Kelp:5: - sample 0: kelp density (g/m²) noted");
+    expect(text).toContain("Grep/Kelp-4- ");
+    expect(text).toContain(`Grep/Kelp (revision ${kelp.revision}, 30 matches)`);
+    expect(text).toContain("25 more matching lines not shown");
+    expect(text).not.toContain("Grep/Other");
+    const data = structuredOf(result);
+    expect(data).toMatchObject({ total_matches: 30, shown_matches: 5, more_pages: false });
+    // The quoted line, without "path:line: ", is what edit_note takes as old_text.
+    const edited = await callTool(owner, "edit_note", {
+      path: "Grep/Kelp",
+      edits: [
+        { old_text: "- sample 0: kelp density (g/m²) noted", new_text: "- sample 0: redone" },
+      ],
+      expected_revision: kelp.revision,
+    });
+    expect(edited.isError).toBeFalsy();
+    const folded = structuredOf(
+      await callTool(owner, "grep_notes", { text: "KELP density", ignore_case: true }),
+    );
+    // 29 lines left in Kelp after the edit, and the capitals in Other.
+    expect(folded.total_matches).toBe(30);
+    expect(JSON.stringify(folded.pages)).toContain('"path":"Grep/Other"');
+    const none = await callTool(owner, "grep_notes", { text: "no such text anywhere" });
+    expect(textOf(none)).toContain('No line contains "no such text anywhere"');
+    expect((await callTool(owner, "grep_notes", { text: "" })).isError).toBe(true);
   });
 
   test("read_note on a missing page names the closest existing paths", async () => {

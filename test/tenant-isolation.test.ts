@@ -245,6 +245,31 @@ describe("full-text search stays inside its wiki", () => {
     expect(problems).toEqual([]);
   });
 
+  test("MCP grep_notes: hostile texts and prefixes never answer with the other wiki", async () => {
+    const problems: string[] = [];
+    for (const [self, other] of pairs()) {
+      for (const text of [other.marker, ...hostileQueries(other)]) {
+        for (const prefix of [undefined, "", "%", "../", `../${other.slug}/`]) {
+          const result = await self.mcp.callTool({
+            name: "grep_notes",
+            arguments: {
+              text,
+              ignore_case: true,
+              ...(prefix === undefined ? {} : { path_prefix: prefix }),
+            },
+          });
+          const leak = leakOf(JSON.stringify(result), other, text);
+          if (leak !== null) problems.push(`${self.slug} ${JSON.stringify(text)}: ${leak}`);
+          // Over-long texts are refused by the schema; everything else is answered.
+          if (result.isError === true && text.length >= 1 && text.length <= 500) {
+            problems.push(`${self.slug} ${JSON.stringify(text)}: ${JSON.stringify(result)}`);
+          }
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
   test("MCP search reports how it read a query", async () => {
     const result = structuredOf(
       await callTool(open.mcp, "search", { query: `otters -kelp OR wiki:w${secret.id}` }),

@@ -20,7 +20,7 @@ export function wikiInstructions(options: {
 
 How to work with it:
 - Pages are named by path without ".md", e.g. "Research/Topic A". Link pages with [[Page Name]] or [text](/Page%20Name).
-- Find before you write. semantic_search finds pages by meaning: ask in your own words when you do not know how the wiki phrases it (by default it also weighs in exact word matches). search is full text (words, "phrases", OR, NOT, prefix*): use it for exact names, terms and phrases. list_notes shows what is under a folder. Hits carry line numbers and the enclosing heading, so you can read_note from that line.
+- Find before you write. semantic_search finds pages by meaning: ask in your own words when you do not know how the wiki phrases it (by default it also weighs in exact word matches). search is full text (words, "phrases", OR, NOT, prefix*): use it for exact names, terms and phrases. grep_notes gives the exact lines containing a literal text (path:line: text), ready to quote in edit_note. read_note can read one section (section: "Methods/Setup"). list_notes shows what is under a folder. Hits carry line numbers and the enclosing heading, so you can read_note from that line.
 - read_note returns numbered lines and the page's revision. Long pages come in slices; follow next_line_start.
 - Every write takes expected_revision: pass the revision you read. If the page changed meanwhile, nothing is written and you get the current revision and a diff of what changed: read again, merge, retry. Never drop someone else's change.
 - Prefer edit_note for changes to part of a page (exact old_text → new_text, append, prepend, or replace a section by heading); use write_note to create a page or rewrite it whole. Write notes as clear Markdown with a "# Title" first line.

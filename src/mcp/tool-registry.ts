@@ -3,6 +3,7 @@ import type { WikiTool } from "./tool-context.ts";
 import { deleteNote } from "./tools/delete-note.ts";
 import { diff } from "./tools/diff.ts";
 import { editNote } from "./tools/edit-note.ts";
+import { grepNotes } from "./tools/grep-notes.ts";
 import { listNotes } from "./tools/list-notes.ts";
 import { moveNote } from "./tools/move-note.ts";
 import { noteHistory } from "./tools/note-history.ts";
@@ -17,6 +18,7 @@ export const WIKI_TOOLS: readonly WikiTool[] = [
   readNote,
   search,
   semanticSearch,
+  grepNotes,
   listNotes,
   recentChanges,
   noteHistory,

@@ -111,6 +111,25 @@ export class PageIndex {
       .map(rowToPage);
   }
 
+  /**
+   * Pages under `prefix` whose text contains `needle` (SQLite's instr: byte-exact; with
+   * `ignoreCase`, lower() folds ASCII letters only), in path order, at most `limit`.
+   */
+  pagesContaining(
+    wikiId: number,
+    needle: string,
+    options: { prefix: string; ignoreCase: boolean; limit: number },
+  ): { path: string; revision: string; body: string }[] {
+    const test = options.ignoreCase ? "instr(lower(f.body), lower(?2))" : "instr(f.body, ?2)";
+    return this.db
+      .query<{ path: string; revision: string; body: string }, [number, string, string, number]>(
+        `SELECT p.path, p.revision, f.body FROM pages p JOIN pages_fts f ON f.rowid = p.id
+         WHERE p.wiki_id = ?1 AND (?3 = '' OR substr(p.path, 1, length(?3)) = ?3) AND ${test} > 0
+         ORDER BY p.path LIMIT ?4`,
+      )
+      .all(wikiId, needle, options.prefix, options.limit);
+  }
+
   /** Every page's path and text (for whole-wiki rewrites such as updating links on a move). */
   allBodies(wikiId: number): { path: string; body: string }[] {
     return this.db

@@ -215,6 +215,16 @@ export class PageStore {
     return this.index.search(wiki.id, query, Math.max(1, Math.min(limit, 100)));
   }
 
+  /** Pages whose text contains `needle` literally (see PageIndex.pagesContaining). */
+  async pagesContaining(
+    wiki: Wiki,
+    needle: string,
+    options: { prefix: string; ignoreCase: boolean; limit: number },
+  ): Promise<{ path: string; revision: string; body: string }[]> {
+    await this.ensureReady(wiki);
+    return this.index.pagesContaining(wiki.id, needle, options);
+  }
+
   /**
    * Creates or replaces a page. `expectedRevision`: undefined = no check, null = the page must
    * not exist yet, a commit id = the page must still be at that revision.
