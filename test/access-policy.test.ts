@@ -77,7 +77,9 @@ function mcpCall(slug: string, token: string | null, tool: string): Promise<Answ
       params: {
         name: tool,
         arguments:
-          tool === "write_note" ? { path: "Policy Page", content: "# P\n" } : { path: "Home" },
+          tool === "write_note"
+            ? { path: "Policy Page", content: "# P\n", overwrite: true }
+            : { path: "Home" },
       },
     }),
   }).then(answer);

@@ -371,9 +371,61 @@ describe("tools", () => {
       await callTool(owner, "write_note", {
         path: "Research/Otters",
         content: "# Otters\n\nOtters use rocks as tools.\n",
+        expected_revision: replaced.revision,
       }),
     );
     expect(same).toMatchObject({ changed: false, revision: replaced.revision });
+  });
+
+  test("write_note never replaces a page silently: without expected_revision it is refused unless overwrite is true", async () => {
+    const first = structuredOf(
+      await callTool(owner, "write_note", {
+        path: "Guarded",
+        content: "# Guarded\n\none\ntwo\nthree\n",
+      }),
+    );
+    expect(first).toMatchObject({
+      created: true,
+      lines_added: 5,
+      lines_removed: 0,
+      first_changed_line: 1,
+    });
+    const refused = await callTool(owner, "write_note", {
+      path: "Guarded",
+      content: "# Guarded\n\nreplaced\n",
+    });
+    expect(refused.isError).toBe(true);
+    expect(textOf(refused)).toStartWith("Error (revision_required):");
+    expect(textOf(refused)).toContain(`already exists at revision ${first.revision}`);
+    expect(textOf(refused)).toContain(`expected_revision "${first.revision}"`);
+    expect(textOf(refused)).toContain("overwrite: true");
+    expect(structuredOf(await callTool(owner, "read_note", { path: "Guarded" })).revision).toBe(
+      first.revision,
+    );
+    const both = await callTool(owner, "write_note", {
+      path: "Guarded",
+      content: "x\n",
+      expected_revision: first.revision,
+      overwrite: true,
+    });
+    expect(textOf(both)).toStartWith("Error (invalid_arguments):");
+    const overwritten = await callTool(owner, "write_note", {
+      path: "Guarded",
+      content: "# Guarded\n\none\n2\nthree\n",
+      overwrite: true,
+    });
+    expect(structuredOf(overwritten)).toMatchObject({
+      changed: true,
+      previous_revision: first.revision,
+      lines_added: 1,
+      lines_removed: 1,
+      first_changed_line: 4,
+    });
+    expect(textOf(overwritten)).toContain("(+1 −1 lines from line 4)");
+    // A page that does not exist yet is still created without a revision.
+    expect(
+      structuredOf(await callTool(owner, "write_note", { path: "Guarded 2", content: "x\n" })),
+    ).toMatchObject({ created: true });
   });
 
   test("a stale expected_revision is refused with the current revision and what changed", async () => {
@@ -381,7 +433,11 @@ describe("tools", () => {
       await callTool(owner, "write_note", { path: "Stale", content: "# Stale\n\nalpha\n" }),
     );
     const second = structuredOf(
-      await callTool(owner, "write_note", { path: "Stale", content: "# Stale\n\nbeta\n" }),
+      await callTool(owner, "write_note", {
+        path: "Stale",
+        content: "# Stale\n\nbeta\n",
+        overwrite: true,
+      }),
     );
     const stale = await callTool(owner, "write_note", {
       path: "Stale",
@@ -451,7 +507,7 @@ describe("tools", () => {
     expect(range.content).toBe("line 10\nline 11\nline 12\n");
     const past = await callTool(owner, "read_note", { path: "Long", line_start: 2000 });
     expect(textOf(past)).toContain("past the end");
-    await callTool(owner, "write_note", { path: "Long", content: "short\n" });
+    await callTool(owner, "write_note", { path: "Long", content: "short\n", overwrite: true });
     const old = structuredOf(
       await callTool(owner, "read_note", { path: "Long", revision: written.revision }),
     );
@@ -580,11 +636,27 @@ describe("tools", () => {
       path: "Edits",
       edits: [{ old_text: "eat fish", new_text: "eat crabs" }],
       expected_revision: base.revision,
+      return_diff: true,
     });
     const result = structuredOf(edited);
     expect(result.previous_revision).toBe(base.revision);
     expect(result.diff).toContain("-Otters eat fish.");
     expect(result.diff).toContain("+Otters eat crabs.");
+    // By default the reply is revision → revision and line counts, without the diff.
+    const compact = await callTool(owner, "edit_note", {
+      path: "Edits",
+      edits: [{ old_text: "day 1", new_text: "day 2" }],
+    });
+    expect(structuredOf(compact)).toMatchObject({
+      previous_revision: result.revision,
+      lines_added: 1,
+      lines_removed: 1,
+      first_changed_line: 8,
+    });
+    expect(structuredOf(compact).diff).toBeUndefined();
+    expect(textOf(compact)).toBe(
+      `Edited "Edits": revision ${result.revision} → ${structuredOf(compact).revision} (+1 −1 lines from line 8).`,
+    );
     const ambiguous = await callTool(owner, "edit_note", {
       path: "Edits",
       edits: [{ old_text: "Otters", new_text: "Sea otters" }],
@@ -597,7 +669,7 @@ describe("tools", () => {
     });
     expect(textOf(missing)).toContain("spaces and indentation");
     const after = structuredOf(await callTool(owner, "read_note", { path: "Edits" }));
-    expect(after.revision).toBe(result.revision);
+    expect(after.revision).toBe(structuredOf(compact).revision);
     const stale = await callTool(owner, "edit_note", {
       path: "Edits",
       append: "x",
@@ -632,7 +704,7 @@ describe("tools", () => {
       path: "Sections",
       replace_section: { heading: "Methods", content: "x" },
     });
-    expect(textOf(noHeading)).toContain("## Results (line 4)");
+    expect(textOf(noHeading)).toContain("## Sections/Results (line 4)");
     const missingPage = await callTool(owner, "edit_note", { path: "Nope Page", append: "x" });
     expect(textOf(missingPage)).toStartWith("Error (not_found):");
   });
@@ -667,7 +739,11 @@ describe("tools", () => {
       await callTool(owner, "write_note", { path: "Doomed", content: "# Doomed\n\nv1\n" }),
     );
     const updated = structuredOf(
-      await callTool(owner, "write_note", { path: "Doomed", content: "# Doomed\n\nv2\n" }),
+      await callTool(owner, "write_note", {
+        path: "Doomed",
+        content: "# Doomed\n\nv2\n",
+        overwrite: true,
+      }),
     );
     const deleted = structuredOf(await callTool(owner, "delete_note", { path: "Doomed" }));
     expect(deleted.deleted_revision).toBe(updated.revision);

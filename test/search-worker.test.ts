@@ -131,7 +131,7 @@ describe("on one server", () => {
   async function writeOverMcp(slug: string, path: string, content: string): Promise<void> {
     const client = await connectMcp(t, slug, tokens[slug] ?? "");
     try {
-      const result = await callTool(client, "write_note", { path, content });
+      const result = await callTool(client, "write_note", { path, content, overwrite: true });
       expect({ error: result.isError ?? false, text: textOf(result) }).toMatchObject({
         error: false,
       });

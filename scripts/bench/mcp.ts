@@ -177,6 +177,7 @@ export async function benchMcp(quick: boolean): Promise<McpBenchResult> {
               arguments: {
                 path: `Bench/Writer ${worker}/Page ${index % 10}`,
                 content: `${pageText(index)}\nwrite ${index}\n`,
+                overwrite: true,
               },
             }),
         ),

@@ -3,6 +3,8 @@
  * test/api.test.ts checks that every route is listed here, that the document validates, and
  * that real responses match these schemas.
  */
+
+import { writeResultJsonSchema } from "../pages/write-wire.ts";
 import {
   DEFAULT_SEMANTIC_LIMIT,
   DEFAULT_SEMANTIC_MODE,
@@ -86,17 +88,7 @@ const schemas = {
       },
     ],
   },
-  WriteResult: {
-    type: "object",
-    required: ["path", "revision", "previous_revision", "created", "changed"],
-    properties: {
-      path: { type: "string" },
-      revision: REVISION,
-      previous_revision: { type: ["string", "null"] },
-      created: { type: "boolean" },
-      changed: { type: "boolean", description: "False when the content was already this" },
-    },
-  },
+  WriteResult: writeResultJsonSchema(),
   Commit: {
     type: "object",
     required: ["revision", "time", "author", "client", "message", "pages", "page_count"],

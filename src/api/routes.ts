@@ -12,6 +12,7 @@ import { jsonResponse } from "../http/json.ts";
 import { wikiOf } from "../http/request-context.ts";
 import { gitDate } from "../pages/commit-summary.ts";
 import type { ChangeContext, PageStore } from "../pages/page-store.ts";
+import { toWriteResultWire } from "../pages/write-wire.ts";
 import type { SemanticSearch } from "../search/search-service.ts";
 import {
   DEFAULT_SEMANTIC_LIMIT,
@@ -218,17 +219,9 @@ export function apiRoutes(deps: ApiDeps) {
             message: body.data.message,
             expectedRevision,
           });
-          return jsonResponse(
-            {
-              path: result.path,
-              revision: result.revision,
-              previous_revision: result.previousRevision,
-              created: result.created,
-              changed: result.changed,
-            },
-            result.created ? 201 : 200,
-            { etag: etagOf(result.revision) },
-          );
+          return jsonResponse(toWriteResultWire(result), result.created ? 201 : 200, {
+            etag: etagOf(result.revision),
+          });
         }),
       { parse: "none" },
     )

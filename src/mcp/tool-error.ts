@@ -14,6 +14,8 @@ export type ToolErrorCode =
   | "section_not_found"
   | "forbidden"
   | "conflict"
+  /** write_note on an existing page with neither expected_revision nor overwrite. */
+  | "revision_required"
   | "internal_error"
   | "search_unavailable"
   | PageErrorCode;

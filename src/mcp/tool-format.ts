@@ -4,6 +4,7 @@ import { decideAccess } from "../auth/access-decision.ts";
 import { summarizeCommit } from "../pages/commit-summary.ts";
 import { PageError } from "../pages/page-error.ts";
 import type { ChangeContext, WriteResult } from "../pages/page-store.ts";
+import { describeLineChange, toWriteResultWire, writeResultWire } from "../pages/write-wire.ts";
 import type { CommitInfo } from "../repo/objects.ts";
 import type { ToolContext } from "./tool-context.ts";
 import { ToolError } from "./tool-error.ts";
@@ -139,28 +140,17 @@ export async function withConflictExplained<T>(
   }
 }
 
-export const writeResultOutput = {
-  path: z.string(),
-  revision: z.string().describe("The page's revision now: pass it as expected_revision next time"),
-  previous_revision: z.string().nullable(),
-  created: z.boolean(),
-  changed: z.boolean().describe("False when the content was already exactly this"),
-};
+export const writeResultOutput = writeResultWire.shape;
 
 export function describeWrite(result: WriteResult): string {
   if (!result.changed) {
     return `No change: "${result.path}" already had this content; it stays at revision ${result.revision}.`;
   }
-  if (result.created) return `Created "${result.path}" at revision ${result.revision}.`;
-  return `Updated "${result.path}": revision ${result.previousRevision} → ${result.revision}.`;
+  const change = describeLineChange(result);
+  if (result.created) return `Created "${result.path}" at revision ${result.revision} (${change}).`;
+  return `Updated "${result.path}": revision ${result.previousRevision} → ${result.revision} (${change}).`;
 }
 
 export function writeResultStructured(result: WriteResult): Record<string, unknown> {
-  return {
-    path: result.path,
-    revision: result.revision,
-    previous_revision: result.previousRevision,
-    created: result.created,
-    changed: result.changed,
-  };
+  return toWriteResultWire(result);
 }

@@ -28,6 +28,21 @@ describe("rewriteLinks", () => {
     expect(rewriteLinks(`${link}\n`, from, to)).toBe(`${link}\n`);
   });
 
+  test.each([
+    ["![image](/Research/Topic%20A/a/pic.png)", "![image](/Archive/Topic%20A%20(2026)/a/pic.png)"],
+    [
+      "[data](/Research/Topic%20A/a/run%201.csv)",
+      "[data](/Archive/Topic%20A%20(2026)/a/run%201.csv)",
+    ],
+    [
+      "![thumb](/Research/topic%20a/t/pic.png/200)",
+      "![thumb](/Archive/Topic%20A%20(2026)/t/pic.png/200)",
+    ],
+    ["[other](/Research/Topic%20B/a/pic.png)", "[other](/Research/Topic%20B/a/pic.png)"],
+  ])("with its attachments moved, %s → %s", (link, expected) => {
+    expect(rewriteLinks(`${link}\n`, from, to, true)).toBe(`${expected}\n`);
+  });
+
   test("fenced code is left alone", () => {
     const content = "[[Research/Topic A]]\n```\n[[Research/Topic A]]\n```\n";
     expect(rewriteLinks(content, from, to)).toBe(

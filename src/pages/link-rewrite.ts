@@ -2,8 +2,9 @@
  * Rewrites links to a moved page, in the two forms Otterwiki renders: WikiLinks `[[Page]]` /
  * `[[Text|Page]]` (Otterwiki's default WIKILINK_STYLE puts the page on the right) and absolute
  * Markdown links `[text](/Page%20Name#anchor)`. Relative Markdown links are left alone: their
- * target depends on the page they sit on. Fenced code blocks are never touched. Attachment URLs
- * (`/Page/a/file.png`) are left alone because a move does not carry attachments.
+ * target depends on the page they sit on. Fenced code blocks are never touched. When the move
+ * carries the page's attachments, their URLs (`/Page/a/file.png`, thumbnails `/Page/t/…`, images
+ * included) follow them.
  * Page names compare case-insensitively: the store refuses two pages that differ only in case.
  */
 import { fencedLines } from "./markdown.ts";
@@ -20,10 +21,13 @@ function decodeOrNull(text: string): string | null {
   }
 }
 
+/** Otterwiki's attachment and thumbnail URLs: /<page>/a/<file>[/<rev>], /<page>/t/<file>[/<size>]. */
+const ATTACHMENT_URL = /^(.+)\/([at])\/([^/]+(?:\/[^/]+)?)$/;
+
 const encodePagePath = (path: string) => path.split("/").map(encodeURIComponent).join("/");
 
 /** Rewrites one line; returns it unchanged when it holds no link to `from`. */
-function rewriteLine(line: string, from: string, to: string): string {
+function rewriteLine(line: string, from: string, to: string, attachments: boolean): string {
   const target = from.toLowerCase();
   let result = line;
   if (result.includes("[[")) {
@@ -42,9 +46,17 @@ function rewriteLine(line: string, from: string, to: string): string {
     result = result.replace(
       MARKDOWN_LINK,
       (whole, bang: string, text: string, url: string, title: string) => {
-        if (bang === "!") return whole;
         const [path = "", ...rest] = url.split(/(?=[#?])/);
-        if (decodeOrNull(path.slice(1))?.toLowerCase() !== target) return whole;
+        const decoded = decodeOrNull(path.slice(1));
+        if (attachments && decoded !== null) {
+          const attachment = ATTACHMENT_URL.exec(decoded);
+          if (attachment?.[1]?.toLowerCase() === target) {
+            const file = encodePagePath(attachment[3] ?? "");
+            return `${bang}[${text}](/${encodePagePath(to)}/${attachment[2]}/${file}${rest.join("")}${title})`;
+          }
+        }
+        if (bang === "!") return whole;
+        if (decoded?.toLowerCase() !== target) return whole;
         return `[${text}](/${encodePagePath(to)}${rest.join("")}${title})`;
       },
     );
@@ -52,15 +64,23 @@ function rewriteLine(line: string, from: string, to: string): string {
   return result;
 }
 
-/** `content` with every link to page `from` pointing at page `to` instead. */
-export function rewriteLinks(content: string, from: string, to: string): string {
+/**
+ * `content` with every link to page `from` pointing at page `to` instead, and with
+ * `attachments`, every link to one of its attachments too.
+ */
+export function rewriteLinks(
+  content: string,
+  from: string,
+  to: string,
+  attachments = false,
+): string {
   if (!content.includes("[[") && !content.includes("](/")) return content;
   const lines = content.split("\n");
   const fenced = fencedLines(lines);
   let changed = false;
   const rewritten = lines.map((line, index) => {
     if (fenced[index]) return line;
-    const next = rewriteLine(line, from, to);
+    const next = rewriteLine(line, from, to, attachments);
     if (next !== line) changed = true;
     return next;
   });

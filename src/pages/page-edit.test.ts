@@ -144,18 +144,115 @@ describe("replace_section", () => {
       heading: "not a heading",
       content: "y",
     });
-    expect(message).toContain("# A (line 1); ## B (line 7)");
+    expect(message).toContain("# A (line 1); ## A/B (line 7)");
   });
 
   test("an ambiguous heading lists where each one is", () => {
     const twice = "# A\n\n## Notes\n\nx\n\n# B\n\n## Notes\n\ny\n";
     const message = failure(twice, { kind: "replace_section", heading: "Notes", content: "z" });
-    expect(message).toContain("appears 2 times (## Notes (line 3); ## Notes (line 9))");
+    expect(message).toContain("matches 2 headings: ## A/Notes (line 3); ## B/Notes (line 9)");
+    expect(message).toContain('name it by its path (e.g. "A/Notes")');
+  });
+
+  test("a heading path names one of several same-named sections", () => {
+    const twice = "# A\n\n## Notes\n\nx\n\n# B\n\n## Notes\n\ny\n";
+    expect(
+      applyPageEdit(twice, { kind: "replace_section", heading: "b/notes", content: "z" }),
+    ).toBe("# A\n\n## Notes\n\nx\n\n# B\n\n## Notes\nz\n");
+  });
+
+  test("the exact spelling picks one of two headings that differ only in case", () => {
+    const both = "## Results\n\nx\n\n## results\n\ny\n";
+    expect(applyPageEdit(both, { kind: "replace_section", heading: "results", content: "z" })).toBe(
+      "## Results\n\nx\n\n## results\nz\n",
+    );
   });
 
   test("a heading is found case-insensitively when no exact match exists", () => {
     expect(
       applyPageEdit(page, { kind: "replace_section", heading: "diet", content: "Kelp." }),
     ).toContain("## Diet\nKelp.\n");
+  });
+});
+
+describe("expected_replacements", () => {
+  const stale = "Budget 2024.\n\nThe 2024 budget was small.\n\nSee 2024.\n";
+  const replace = (count: number): PageEdit => ({
+    kind: "replace",
+    replacements: [{ oldText: "2024", newText: "2025", expectedCount: count }],
+  });
+
+  test("replaces every match when the count is right", () => {
+    expect(applyPageEdit(stale, replace(3))).toBe(stale.replaceAll("2024", "2025"));
+  });
+
+  test("changes nothing and says where each match is when the count is wrong", () => {
+    const message = failure(stale, replace(2));
+    expect(message).toContain("matches 3 places (lines 1, 3, 5), not the 2 expected");
+    expect(message).toContain("set expected_replacements to 3");
+    expect(failure(stale, replace(4))).toContain("not the 4 expected");
+  });
+
+  test("one expected match behaves as a plain edit", () => {
+    const edit: PageEdit = {
+      kind: "replace",
+      replacements: [{ oldText: "See 2024.", newText: "See 2025.", expectedCount: 1 }],
+    };
+    expect(applyPageEdit(stale, edit)).toBe(stale.replace("See 2024.", "See 2025."));
+  });
+});
+
+describe("insert before or after a section", () => {
+  test("before puts the lines above the heading, with a blank line after them", () => {
+    expect(
+      applyPageEdit(page, {
+        kind: "insert",
+        heading: "Tools",
+        position: "before",
+        text: "## Habitat\n\nKelp forests.",
+      }),
+    ).toBe(
+      "# Otters\n\nOtters use tools.\n\n## Diet\n\nFish.\nCrabs.\n\n## Habitat\n\nKelp forests.\n\n## Tools\n\nRocks.\n",
+    );
+  });
+
+  test("after puts the lines after the section's last line, above its trailing blank", () => {
+    expect(
+      applyPageEdit(page, {
+        kind: "insert",
+        heading: "## Diet",
+        position: "after",
+        text: "Clams.",
+      }),
+    ).toBe(
+      "# Otters\n\nOtters use tools.\n\n## Diet\n\nFish.\nCrabs.\nClams.\n\n## Tools\n\nRocks.\n",
+    );
+  });
+
+  test("after the last section appends at the end; a new heading gets a blank line above", () => {
+    expect(
+      applyPageEdit(page, {
+        kind: "insert",
+        heading: "Tools",
+        position: "after",
+        text: "## Sources\n\n- Estes 1989",
+      }),
+    ).toBe(`${page}\n## Sources\n\n- Estes 1989\n`);
+  });
+
+  test("after a section includes its subsections", () => {
+    const nested = "# A\n\n## B\n\nb\n\n### C\n\nc\n\n## D\n\nd\n";
+    expect(
+      applyPageEdit(nested, { kind: "insert", heading: "B", position: "after", text: "more" }),
+    ).toBe("# A\n\n## B\n\nb\n\n### C\n\nc\nmore\n\n## D\n\nd\n");
+  });
+
+  test("a missing or ambiguous section changes nothing and lists the headings", () => {
+    expect(
+      failure(page, { kind: "insert", heading: "Habitat", position: "after", text: "x" }),
+    ).toContain('there is no section "Habitat"; the page\'s headings are: # Otters (line 1)');
+    expect(
+      failure("no headings\n", { kind: "insert", heading: "X", position: "before", text: "x" }),
+    ).toContain("use edits, append or prepend instead");
   });
 });

@@ -1,25 +1,32 @@
 /**
- * Targeted changes to a page's text: exact find/replace, append, prepend and replacing the body
- * of a section. Pure functions over strings; the page store applies them under the write gate,
+ * Targeted changes to a page's text: exact find/replace, append, prepend, replacing the body of
+ * a section and inserting text before or after one. Pure functions over strings; the page store applies them under the write gate,
  * so an edit always lands on the text it was checked against. A failed edit throws a PageError
  * ("edit_failed") that says where the text was or was not found, so the caller can fix it.
  */
 
-import { type Heading, scanHeadings, splitLines } from "./markdown.ts";
+import { scanHeadings, splitLines } from "./markdown.ts";
 import { PageError } from "./page-error.ts";
+import { locateSection, type Section } from "./sections.ts";
 
 export interface TextReplacement {
   oldText: string;
   newText: string;
   /** Replace every occurrence instead of requiring exactly one. */
   replaceAll?: boolean;
+  /**
+   * Replace every occurrence, and only if there are exactly this many: an agent that counted
+   * three stale mentions learns of a fourth instead of silently changing it (issue 13).
+   */
+  expectedCount?: number;
 }
 
 export type PageEdit =
   | { kind: "replace"; replacements: readonly TextReplacement[] }
   | { kind: "append"; text: string }
   | { kind: "prepend"; text: string }
-  | { kind: "replace_section"; heading: string; content: string };
+  | { kind: "replace_section"; heading: string; content: string }
+  | { kind: "insert"; heading: string; position: "before" | "after"; text: string };
 
 /**
  * Applies `edit` to `content`. `maxLength` bounds every intermediate text, in UTF-16 code units:
@@ -40,6 +47,8 @@ export function applyPageEdit(content: string, edit: PageEdit, maxLength = Infin
       return prependText(content, edit.text);
     case "replace_section":
       return replaceSection(content, edit.heading, edit.content);
+    case "insert":
+      return insertAtSection(content, edit.heading, edit.position, edit.text);
   }
 }
 
@@ -78,7 +87,15 @@ function applyReplacement(
   }
   const found = occurrences(text, oldText);
   if (found.length === 0) throw new PageError("edit_failed", missingMatch(text, oldText, number));
-  if (found.length > 1 && replacement.replaceAll !== true) {
+  const expected = replacement.expectedCount;
+  if (expected !== undefined && found.length !== expected) {
+    const lines = found.slice(0, 10).map((offset) => lineAt(text, offset));
+    throw new PageError(
+      "edit_failed",
+      `edit ${number}: old_text matches ${found.length} place${found.length === 1 ? "" : "s"} (line${found.length === 1 ? "" : "s"} ${lines.join(", ")}${found.length > 10 ? ", …" : ""}), not the ${expected} expected; nothing was changed. Read those lines and set expected_replacements to ${found.length} if every one should change, or make old_text longer to pick the ones you mean`,
+    );
+  }
+  if (found.length > 1 && replacement.replaceAll !== true && expected === undefined) {
     const lines = found.slice(0, 10).map((offset) => lineAt(text, offset));
     throw new PageError(
       "edit_failed",
@@ -154,10 +171,17 @@ function prependText(content: string, text: string): string {
   return head + withNewline(text) + rest;
 }
 
-const HEADING_ARGUMENT = /^(#{1,6})\s+(.+)$/;
-
-function describeHeading(heading: Heading): string {
-  return `${"#".repeat(heading.level)} ${heading.text} (line ${heading.line})`;
+/** The one section `argument` names, or an edit_failed error listing the page's headings. */
+function sectionFor(content: string, argument: string): Section {
+  const lookup = locateSection(content, argument);
+  if (lookup.found) return lookup.section;
+  const hint =
+    lookup.reason === "no_headings"
+      ? "; use edits, append or prepend instead"
+      : lookup.reason === "ambiguous"
+        ? ", or use edits with old_text"
+        : "";
+  throw new PageError("edit_failed", `${lookup.message}${hint}`);
 }
 
 /**
@@ -167,47 +191,48 @@ function describeHeading(heading: Heading): string {
  */
 function replaceSection(content: string, headingArgument: string, body: string): string {
   const lines = splitLines(content);
-  const headings = scanHeadings(lines);
-  const argument = headingArgument.trim();
-  const leveled = HEADING_ARGUMENT.exec(argument);
-  const level = leveled?.[1]?.length ?? null;
-  const wanted = (leveled?.[2] ?? argument).replace(/[ \t]+#+$/, "").trim();
-  const sameLevel = (heading: Heading) => level === null || heading.level === level;
-  let matches = headings.filter((heading) => sameLevel(heading) && heading.text === wanted);
-  if (matches.length === 0) {
-    const folded = wanted.toLowerCase();
-    matches = headings.filter(
-      (heading) => sameLevel(heading) && heading.text.toLowerCase() === folded,
-    );
-  }
-  if (matches.length === 0) {
-    const listed = headings.slice(0, 40).map(describeHeading);
-    throw new PageError(
-      "edit_failed",
-      headings.length === 0
-        ? `there is no heading "${argument}": the page has no headings; use edits or append instead`
-        : `there is no heading "${argument}"; the page's headings are: ${listed.join("; ")}${headings.length > 40 ? "; …" : ""}`,
-    );
-  }
-  const target = matches[0];
-  if (matches.length > 1 || target === undefined) {
-    throw new PageError(
-      "edit_failed",
-      `heading "${argument}" appears ${matches.length} times (${matches.map(describeHeading).join("; ")}); give its level (e.g. "${"#".repeat(matches[0]?.level ?? 2)} ${wanted}") if that tells them apart, or use edits with old_text`,
-    );
-  }
-  const next = headings.find(
-    (heading) => heading.line > target.line && heading.level <= target.level,
-  );
-  const end = next === undefined ? lines.length : next.line - 1; // last line of the section
+  const section = sectionFor(content, headingArgument);
   const bodyLines = splitLines(withNewline(body));
   const firstBodyHeading = scanHeadings(bodyLines.slice(0, 1))[0];
   const replacesHeading =
-    firstBodyHeading !== undefined && firstBodyHeading.text.toLowerCase() === wanted.toLowerCase();
-  const kept = replacesHeading ? lines.slice(0, target.line - 1) : lines.slice(0, target.line);
+    firstBodyHeading !== undefined &&
+    firstBodyHeading.text.toLowerCase() === section.heading.text.toLowerCase();
+  const kept = lines.slice(0, replacesHeading ? section.lineStart - 1 : section.lineStart);
   const replacement = [...bodyLines];
+  const hasNext = section.lineEnd < lines.length;
   // Keep one blank line before the next heading, as the section had, for readable source.
-  if (next !== undefined && replacement.at(-1)?.trim() !== "") replacement.push("");
-  const result = [...kept, ...replacement, ...lines.slice(end)];
-  return `${result.join("\n")}\n`;
+  if (hasNext && replacement.at(-1)?.trim() !== "") replacement.push("");
+  return `${[...kept, ...replacement, ...lines.slice(section.lineEnd)].join("\n")}\n`;
+}
+
+/**
+ * Inserts `text` as lines just above the section's heading ("before") or just after its last
+ * line, subsections included ("after"), with a blank line between it and a following heading.
+ */
+function insertAtSection(
+  content: string,
+  headingArgument: string,
+  position: "before" | "after",
+  text: string,
+): string {
+  if (text.length === 0) return content;
+  const lines = splitLines(content);
+  const section = sectionFor(content, headingArgument);
+  const inserted = splitLines(withNewline(text));
+  let at: number;
+  if (position === "before") {
+    at = section.lineStart - 1;
+    if (inserted.at(-1)?.trim() !== "") inserted.push("");
+  } else {
+    // Above the section's trailing blank lines, so the text reads as part of it…
+    at = section.lineEnd;
+    while (at > section.lineStart && lines[at - 1]?.trim() === "") at--;
+    if (scanHeadings(inserted.slice(0, 1)).length > 0) inserted.unshift("");
+    // …which then still separate it from the heading that follows.
+    const blankKept = at < section.lineEnd;
+    if (!blankKept && section.lineEnd < lines.length && inserted.at(-1)?.trim() !== "") {
+      inserted.push("");
+    }
+  }
+  return `${[...lines.slice(0, at), ...inserted, ...lines.slice(at)].join("\n")}\n`;
 }

@@ -23,7 +23,9 @@ import type { PageTotals, PlanPolicy } from "../wikis/plan-policy.ts";
 import { repoDir } from "../wikis/wiki-paths.ts";
 import type { Wiki, WikiStore } from "../wikis/wiki-store.ts";
 import { type IndexEffect, recordOwnCommit, syncPageIndex } from "./index-sync.ts";
+import { type LineChange, lineChange } from "./line-changes.ts";
 import { rewriteLinks } from "./link-rewrite.ts";
+import { scanHeadings, splitLines } from "./markdown.ts";
 import { applyPageEdit, type PageEdit } from "./page-edit.ts";
 import { PageError } from "./page-error.ts";
 import { PageIndex, type PageRecord, type PageWithBody, type SearchResult } from "./page-index.ts";
@@ -60,6 +62,8 @@ export interface WriteResult {
   previousRevision: string | null;
   created: boolean;
   changed: boolean;
+  /** Lines added and removed; null when the replaced text was over the size limit (unread). */
+  lines: LineChange | null;
 }
 
 export interface PageStoreOptions {
@@ -103,6 +107,28 @@ const afterWrite =
     pages: before.pages + (replacedSize === null ? 1 : 0),
     bytes: before.bytes - (replacedSize ?? 0) + Buffer.byteLength(content, "utf8"),
   });
+
+export interface MoveResult {
+  from: string;
+  to: string;
+  revision: string;
+  linksUpdatedIn: string[];
+  /** File names of the attachments that moved along (from `<from>/` to `<to>/`). */
+  attachmentsMoved: string[];
+  titleUpdated: boolean;
+}
+
+/**
+ * `content` with its first level-1 heading (after any front matter) reading `title`; null when
+ * the page has no such heading, so the caller can say the title was left alone.
+ */
+function retitle(content: string, title: string): string | null {
+  const lines = content.split("\n");
+  const heading = scanHeadings(splitLines(content)).find((found) => found.level === 1);
+  if (heading === undefined) return null;
+  lines[heading.line - 1] = `# ${title}`;
+  return lines.join("\n");
+}
 
 const lineCount = (text: string) =>
   text.length === 0 ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
@@ -277,6 +303,7 @@ export class PageStore {
         previousRevision: current.revision,
         created: false,
         changed: false,
+        lines: { linesAdded: 0, linesRemoved: 0, firstChangedLine: null },
       };
     }
     this.refuseOverPlan(wiki, afterWrite(current?.size ?? null, content));
@@ -300,6 +327,10 @@ export class PageStore {
       previousRevision: current?.revision ?? null,
       created: current === null,
       changed: true,
+      lines:
+        current !== null && current.size > MAX_PAGE_BYTES
+          ? null
+          : lineChange(current?.body ?? null, content),
     };
   }
 
@@ -337,8 +368,10 @@ export class PageStore {
       to: string;
       expectedRevision?: string;
       updateLinks?: boolean;
+      /** Make the page's first `#` heading the new page name. */
+      updateTitle?: boolean;
     } & ChangeContext,
-  ): Promise<{ from: string; to: string; revision: string; linksUpdatedIn: string[] }> {
+  ): Promise<MoveResult> {
     const from = this.checkPath(input.from);
     const to = this.checkPath(input.to);
     if (from === to)
@@ -355,14 +388,22 @@ export class PageStore {
       }
       if (to.toLowerCase() !== from.toLowerCase()) this.refuseCaseTwin(wiki, to);
       const repo = this.repo(wiki);
+      const attachments = await this.attachmentsToMove(wiki, from, to);
       let movedContent = current.body;
+      let titleUpdated = false;
+      if (input.updateTitle === true && current.size <= MAX_PAGE_BYTES) {
+        const retitled = retitle(current.body, to.split("/").at(-1) ?? to);
+        titleUpdated = retitled !== null && retitled !== current.body;
+        if (retitled !== null) movedContent = retitled;
+      }
       const rewritten: { path: string; content: string }[] = [];
-      let grown = 0;
+      let grown = Buffer.byteLength(movedContent, "utf8") - Buffer.byteLength(current.body, "utf8");
       if (input.updateLinks === true) {
         for (const page of this.index.allBodies(wiki.id)) {
-          const content = rewriteLinks(page.body, from, to);
-          if (content === page.body) continue;
-          grown += Buffer.byteLength(content, "utf8") - Buffer.byteLength(page.body, "utf8");
+          const body = page.path === from ? movedContent : page.body;
+          const content = rewriteLinks(body, from, to, attachments.length > 0);
+          if (content === body) continue;
+          grown += Buffer.byteLength(content, "utf8") - Buffer.byteLength(body, "utf8");
           if (page.path === from) movedContent = content;
           else rewritten.push({ path: page.path, content });
         }
@@ -376,6 +417,10 @@ export class PageStore {
         async () => {
           ensureParentDirectories(repo, `${to}.md`);
           await runGit(repo, ["mv", "--", `${from}.md`, `${to}.md`]);
+          for (const name of attachments) {
+            ensureParentDirectories(repo, `${to}/${name}`);
+            await runGit(repo, ["mv", "--", `${from}/${name}`, `${to}/${name}`]);
+          }
           const changed = [
             ...rewritten,
             ...(movedContent === current.body ? [] : [{ path: to, content: movedContent }]),
@@ -385,16 +430,59 @@ export class PageStore {
             await runGit(repo, ["add", "--", ...changed.map((page) => `${page.path}.md`)]);
           }
         },
-        [`${from}.md`, `${to}.md`, ...rewritten.map((page) => `${page.path}.md`)],
+        [
+          `${from}.md`,
+          `${to}.md`,
+          ...attachments.flatMap((name) => [`${from}/${name}`, `${to}/${name}`]),
+          ...rewritten.map((page) => `${page.path}.md`),
+        ],
         // A page over the size limit has no text in the index: let the sync read it back.
         current.size > MAX_PAGE_BYTES
           ? null
           : { remove: from, upserts: [{ path: to, content: movedContent }, ...rewritten] },
       );
       const linksUpdatedIn = rewritten.map((page) => page.path);
-      if (movedContent !== current.body) linksUpdatedIn.unshift(to);
-      return { from, to, revision, linksUpdatedIn };
+      const ownLinks =
+        input.updateLinks === true &&
+        rewriteLinks(current.body, from, to, attachments.length > 0) !== current.body;
+      if (ownLinks) linksUpdatedIn.unshift(to);
+      return { from, to, revision, linksUpdatedIn, attachmentsMoved: attachments, titleUpdated };
     });
+  }
+
+  /**
+   * The page's attachments: the files (not pages, not subfolders) in the folder named like the
+   * page, where Otterwiki keeps them. Subpages in that folder keep their paths. A name the
+   * target folder already holds is refused before anything moves.
+   */
+  private async attachmentsToMove(wiki: Wiki, from: string, to: string): Promise<string[]> {
+    const repo = this.repo(wiki);
+    const listing = await gitText(repo, ["ls-tree", "-z", this.headOf(wiki), "--", `${from}/`]);
+    const names: string[] = [];
+    for (const entry of listing.split("\0")) {
+      const match = /^\d+ blob [0-9a-f]+\t(.+)$/s.exec(entry);
+      const file = match?.[1];
+      if (file === undefined || file.endsWith(".md")) continue;
+      names.push(file.slice(from.length + 1));
+    }
+    if (names.length === 0 || from.toLowerCase() === to.toLowerCase()) return names;
+    const taken = await gitText(repo, [
+      "ls-tree",
+      "-z",
+      "--name-only",
+      this.headOf(wiki),
+      "--",
+      `${to}/`,
+    ]);
+    const existing = new Set(taken.split("\0").map((file) => file.slice(to.length + 1)));
+    const clash = names.find((name) => existing.has(name));
+    if (clash !== undefined) {
+      throw new PageError(
+        "already_exists",
+        `"${to}/${clash}" already exists, so the page's attachment "${clash}" cannot move there; rename or delete one of them first`,
+      );
+    }
+    return names;
   }
 
   /** Sets a page back to its content at `revision` as a new commit (history is never rewritten). */

@@ -66,6 +66,13 @@ export function locateSection(content: string, argument: string): SectionLookup 
       message: `there is no section "${wanted}"; the page's headings are: ${listing(withPath)}`,
     };
   }
+  // "Results" and "results" both present: the exact spelling names one of them.
+  if (matches.length > 1) {
+    const exact = matches.filter(
+      ({ heading }) => heading.text.trim() === (leveled?.[2] ?? wanted).trim(),
+    );
+    if (exact.length === 1) matches = exact;
+  }
   const [only] = matches;
   if (matches.length > 1 || only === undefined) {
     return {

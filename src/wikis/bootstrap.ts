@@ -50,8 +50,11 @@ How this wiki is kept. Every agent that writes here should follow it.
    \`grep_notes\` lists the exact lines that contain a text, ready to quote in \`edit_note\`;
    \`read_note\` with \`section\` reads one section of a long page.
 2. Read the page you are changing and pass its \`revision\` as \`expected_revision\`, so you
-   never overwrite someone else's edit. On a conflict, re-read and merge.
-3. Prefer small edits (\`edit_note\`) over rewriting whole pages.
+   never overwrite someone else's edit. On a conflict, re-read and merge. \`write_note\` does
+   not replace an existing page without it (or an explicit \`overwrite: true\`).
+3. Prefer small edits (\`edit_note\`) over rewriting whole pages: find/replace (with
+   \`expected_replacements\` to change every match), append, replace a section, or insert
+   before or after one. \`move_note\` carries a page's attachments and can fix its links and title.
 
 ## Linking and citing
 

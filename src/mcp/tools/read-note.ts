@@ -17,7 +17,7 @@ const MAX_CHARACTERS = 60_000;
 export const readNote = defineTool({
   name: "read_note",
   title: "Read a page",
-  description: `Read a wiki page as numbered lines ("<line number><TAB><text>"), with its revision. Long pages come in slices of about ${DEFAULT_LINES} lines: when next_line_start is set, call again with line_start = next_line_start and the same revision to keep reading the same version. Pass revision to read the page as it was at that commit. The revision returned is what write_note and edit_note take as expected_revision. When you copy text for edit_note, leave out the line numbers and the tab. Pass section (a heading such as "Results", "## Results" or a path "Methods/Setup"; any case) to read only that section, through the line before the next heading of its level or higher; the answer gives its line range, and a heading that matches several is refused with the list. A missing page answers with the closest existing paths.`,
+  description: `Read a wiki page as numbered lines ("<line number><TAB><text>"), with its revision. Long pages come in slices of about ${DEFAULT_LINES} lines: when next_line_start is set, call again with line_start = next_line_start and the same revision to keep reading the same version. Pass revision to read the page as it was at that commit. The revision returned is what write_note and edit_note take as expected_revision. When you copy text for edit_note, leave out the line numbers and the tab. Pass section (a heading such as "Results", "## Results" or a path "Methods/Setup"; any case) to read only that section, through the line before the next heading of its level or higher; the answer gives its line range, and a heading that matches several is refused with the list. Pass max_chars to cap the answer's size; it ends on a whole line. A missing page answers with the closest existing paths.`,
   access: "read",
   annotations: READ_ONLY,
   inputSchema: {
@@ -41,6 +41,15 @@ export const readNote = defineTool({
       .min(1)
       .optional()
       .describe(`Last line to return (default line_start + ${DEFAULT_LINES - 1})`),
+    max_chars: z
+      .number()
+      .int()
+      .min(200)
+      .max(MAX_CHARACTERS)
+      .optional()
+      .describe(
+        `Stop before this many characters (default ${MAX_CHARACTERS}); the answer ends on a whole line and says where to continue`,
+      ),
   },
   outputSchema: {
     path: z.string(),
@@ -94,10 +103,12 @@ export const readNote = defineTool({
       );
     }
     let end = Math.min(input.line_end ?? start + DEFAULT_LINES - 1, last);
+    const budget = input.max_chars ?? MAX_CHARACTERS;
     let characters = 0;
     for (let line = start; line <= end; line++) {
       characters += (lines[line - 1]?.length ?? 0) + 1;
-      if (characters > MAX_CHARACTERS && line > start) {
+      // The first line always comes whole, or a long line could never be read at all.
+      if (characters > budget && line > start) {
         end = line - 1;
         break;
       }
@@ -119,7 +130,7 @@ export const readNote = defineTool({
     const continuation =
       next === null
         ? ""
-        : `\n… ${last - end} more lines${section === null ? "" : " in this section"}. Continue with read_note ${JSON.stringify({ path: page.path, revision: page.revision, ...(input.section === undefined ? {} : { section: input.section }), line_start: next })}`;
+        : `\n… ${last - end} more lines${section === null ? "" : " in this section"}. Continue with read_note ${JSON.stringify({ path: page.path, revision: page.revision, ...(input.section === undefined ? {} : { section: input.section }), line_start: next, ...(input.max_chars === undefined ? {} : { max_chars: input.max_chars }) })}`;
     return {
       text: `${header}\n${numbered.join("\n")}${continuation}`,
       structured: {

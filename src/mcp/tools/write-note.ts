@@ -1,6 +1,12 @@
-/** write_note: create a page or replace its whole text, guarded by the revision last read. */
+/**
+ * write_note: create a page or replace its whole text. Replacing needs the revision last read,
+ * or an explicit overwrite: an agent that forgot the revision must not silently undo a
+ * colleague's edit (issue 13; REST keeps HTTP's If-Match semantics instead).
+ */
 import { z } from "zod";
+import { PageError } from "../../pages/page-error.ts";
 import { defineTool } from "../tool-context.ts";
+import { ToolError } from "../tool-error.ts";
 import {
   describeWrite,
   messageField,
@@ -15,7 +21,7 @@ export const writeNote = defineTool({
   name: "write_note",
   title: "Create or replace a page",
   description:
-    'Create a page, or replace a page\'s entire text. To change part of an existing page prefer edit_note. When replacing, pass expected_revision (from read_note): if someone changed the page since, nothing is written and you get the current revision and a diff of what changed. Pass expected_revision "new" to create the page only if it does not exist yet. Returns the new revision. Links to other pages: [[Page Name]] or [text](/Page%20Name).',
+    'Create a page, or replace a page\'s entire text. To change part of an existing page prefer edit_note. Replacing an existing page needs expected_revision (the revision read_note gave you): if someone changed the page since, nothing is written and you get the current revision and a diff of what changed. Without expected_revision an existing page is not replaced: you get its current revision and what to do; pass overwrite: true only if you mean to replace it whatever it holds now. Pass expected_revision "new" to create the page only if it does not exist yet. Returns the new revision and how many lines changed. Links to other pages: [[Page Name]] or [text](/Page%20Name).',
   access: "write",
   annotations: {
     readOnlyHint: false,
@@ -30,7 +36,13 @@ export const writeNote = defineTool({
       .union([z.literal("new"), z.string().regex(/^[0-9a-fA-F]{40}$/)])
       .optional()
       .describe(
-        'The revision you last read, or "new" to require that the page does not exist yet. Omit only when you do not care about concurrent edits.',
+        'The revision you last read, or "new" to require that the page does not exist yet. Needed to replace an existing page, unless overwrite is true.',
+      ),
+    overwrite: z
+      .boolean()
+      .optional()
+      .describe(
+        "Replace an existing page without expected_revision, discarding any edit you have not seen (default false)",
       ),
     message: messageField,
   },
@@ -38,19 +50,48 @@ export const writeNote = defineTool({
   async run(input, context) {
     const change = requireWriter(context);
     const expected = input.expected_revision;
-    const result = await withConflictExplained(
-      context,
-      input.path,
-      expected === "new" ? undefined : expected,
-      () =>
-        context.pages.write(context.wiki, {
-          ...change,
-          message: input.message,
-          path: input.path,
-          content: input.content,
-          expectedRevision: expected === "new" ? null : expected?.toLowerCase(),
-        }),
-    );
+    if (expected !== undefined && input.overwrite === true) {
+      throw new ToolError(
+        "invalid_arguments",
+        "give expected_revision or overwrite: true, not both: expected_revision replaces the page only if it is still at that revision, overwrite replaces it whatever it holds",
+      );
+    }
+    const write = (expectedRevision: string | null | undefined) =>
+      context.pages.write(context.wiki, {
+        ...change,
+        message: input.message,
+        path: input.path,
+        content: input.content,
+        expectedRevision,
+      });
+    let result: Awaited<ReturnType<typeof write>>;
+    if (expected === undefined) {
+      try {
+        // Create-only unless told to overwrite: the check and the commit happen under the
+        // wiki's write gate, so a page created meanwhile is never replaced by accident.
+        result = await write(input.overwrite === true ? undefined : null);
+      } catch (error) {
+        const current = error instanceof PageError ? error.details.currentRevision : undefined;
+        if (
+          error instanceof PageError &&
+          error.code === "conflict" &&
+          typeof current === "string"
+        ) {
+          throw new ToolError(
+            "revision_required",
+            `"${input.path}" already exists at revision ${current}, and write_note without expected_revision only creates pages; nothing was written. To replace it, read it (read_note) and call write_note again with expected_revision "${current}", or change part of it with edit_note; pass overwrite: true only to replace it whatever it holds.`,
+          );
+        }
+        throw error;
+      }
+    } else {
+      result = await withConflictExplained(
+        context,
+        input.path,
+        expected === "new" ? undefined : expected,
+        () => write(expected === "new" ? null : expected.toLowerCase()),
+      );
+    }
     return { text: describeWrite(result), structured: writeResultStructured(result) };
   },
 });
