@@ -6,6 +6,7 @@
  */
 
 import { isAbsolute, join, relative, resolve } from "node:path";
+import { agentTasksReport, benchAgentTasks, printAgentTasks } from "./bench/agent-tasks.ts";
 import { benchEmbedding, embeddingReport, printEmbeddingFigures } from "./bench/embedding.ts";
 import { benchGit, benchPushRules, describePushRules } from "./bench/git.ts";
 import { gitReport, pushRulesReport } from "./bench/git-report.ts";
@@ -30,6 +31,7 @@ const SECTIONS = [
   "store",
   "tokens",
   "mcp",
+  "agent-tasks",
   "search",
   "git",
   "push-rules",
@@ -144,6 +146,16 @@ await section(
     );
     console.log(`server peak RSS (VmHWM): ${mcp.serverPeakRssMiB.toFixed(1)} MiB`);
     return mcpReport(mcp);
+  },
+);
+
+await section(
+  "agent-tasks",
+  "A scripted agent's tasks over MCP (60-page corpus): tool calls and result bytes with the tools before and after issue 13",
+  async () => {
+    const tasks = await benchAgentTasks();
+    printAgentTasks(tasks);
+    return agentTasksReport(tasks);
   },
 );
 

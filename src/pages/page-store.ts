@@ -417,9 +417,12 @@ export class PageStore {
         async () => {
           ensureParentDirectories(repo, `${to}.md`);
           await runGit(repo, ["mv", "--", `${from}.md`, `${to}.md`]);
-          for (const name of attachments) {
-            ensureParentDirectories(repo, `${to}/${name}`);
-            await runGit(repo, ["mv", "--", `${from}/${name}`, `${to}/${name}`]);
+          if (attachments.length > 0) ensureParentDirectories(repo, `${to}/${attachments[0]}`);
+          // Many sources into one folder per git call: a page with thousands of attachments
+          // must not hold the write gate for thousands of process spawns.
+          for (let start = 0; start < attachments.length; start += 500) {
+            const batch = attachments.slice(start, start + 500).map((name) => `${from}/${name}`);
+            await runGit(repo, ["mv", "--", ...batch, `${to}/`]);
           }
           const changed = [
             ...rewritten,
