@@ -45,7 +45,8 @@ export async function spawnServer(options: {
     stderr: options.stderr ?? "inherit",
   });
   let healthy = false;
-  for (let attempt = 0; attempt < 200 && !healthy; attempt++) {
+  // Up to 30 s: a loaded 2-core machine has taken over 10 s to start the server and its worker.
+  for (let attempt = 0; attempt < 600 && !healthy && child.exitCode === null; attempt++) {
     await Bun.sleep(50);
     const health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => null);
     healthy = health?.status === 200;
