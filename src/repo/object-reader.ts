@@ -8,7 +8,7 @@
  * caller asks the git CLI instead.
  */
 import type { Stats } from "node:fs";
-import { open, readdir, readFile, readlink, stat } from "node:fs/promises";
+import { lstat, open, readdir, readFile, readlink, stat } from "node:fs/promises";
 import { join, normalize, relative, sep } from "node:path";
 import { readObject, resolveRef } from "isomorphic-git";
 import { looseHeader, packedSize, packOffset } from "./object-peek.ts";
@@ -94,7 +94,7 @@ export class RepositoryReader {
     this.fs = {
       readFile: (path: string, options?: unknown) => this.readFile(path, options),
       stat: (path: string) => this.inside(path).then((full) => stat(full)),
-      lstat: (path: string) => this.inside(path).then((full) => stat(full)),
+      lstat: (path: string) => this.inside(path).then((full) => lstat(full)),
       readdir: (path: string) => this.inside(path).then((full) => readdir(full)),
       readlink: (path: string) => this.inside(path).then((full) => readlink(full)),
       writeFile: readOnly,
@@ -106,7 +106,7 @@ export class RepositoryReader {
     };
   }
 
-  /** Bytes this reader holds: packs, their parsed indexes and rebuilt delta bases. */
+  /** Bytes this reader holds: packs, their parsed indexes, delta bases and kept objects. */
   bytes(): number {
     return (
       this.packBytes +
