@@ -103,9 +103,9 @@ async function interleaved<T>(
 }
 
 export async function benchGitReads(quick: boolean): Promise<GitReadsBenchResult> {
-  const pages = quick ? 100 : 200;
-  const commits = quick ? 600 : 3000;
-  const calls = quick ? 100 : 600;
+  const pages = quick ? 60 : 200;
+  const commits = quick ? 300 : 3000;
+  const calls = quick ? 40 : 600;
   const dataDir = mkdtempSync(join(tmpdir(), "wikibot-bench-reads-"));
   try {
     const wiki = await withBenchFixture(dataDir, (fixture) =>

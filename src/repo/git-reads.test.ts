@@ -34,6 +34,8 @@ async function commitFiles(repo: string, files: Record<string, string | Uint8Arr
   return (await gitText(repo, ["rev-parse", "HEAD"])).trim();
 }
 
+const headOf = async (repo: string) => (await gitText(repo, ["rev-parse", "HEAD"])).trim();
+
 /** `git cat-file blob <rev>:<file>` bytes, or null when that is not a blob. */
 async function catFile(repo: string, rev: string, file: string): Promise<Uint8Array | null> {
   const type = await git(repo, ["cat-file", "-t", `${rev}:${file}`], { okExitCodes: [0, 128] });
@@ -176,8 +178,9 @@ describe("GitReads blobs", () => {
     await git(repo, ["commit", "-q", "-m", "links"], { env: ENV });
     const reads = new GitReads();
     await compareAll(reads, repo, ["Link.md", "Sub.md", "Home.md"]);
-    const link = await reads.readBlobWithin(repo, "HEAD", "Link.md", MAX);
+    const link = await reads.readBlobWithin(repo, await headOf(repo), "Link.md", MAX);
     expect(link.kind === "blob" && new TextDecoder().decode(link.data)).toBe("Home.md");
+    expect(reads.stats().fallbacks).toBe(0);
   }, 60_000);
 });
 
@@ -305,18 +308,52 @@ describe("GitReads bounds", () => {
     await git(repo, ["gc", "-q"]);
     const narrow = new GitReads({ ...DEFAULT_GIT_READS, maxStructureBytes: 4096 });
     expectSameAsGit(
-      await narrow.readBlobWithin(repo, "HEAD", "Wide/Page 7.md", MAX),
+      await narrow.readBlobWithin(repo, await headOf(repo), "Wide/Page 7.md", MAX),
       await catFile(repo, "HEAD", "Wide/Page 7.md"),
     );
-    expect(narrow.stats().fallbacks).toBe(1);
+    expect(narrow.stats()).toMatchObject({
+      fallbacks: 1,
+      lastFallback: expect.stringMatching(/: \d+ bytes$/),
+    });
     const small = new GitReads({ ...DEFAULT_GIT_READS, maxRepositoryPackBytes: 1024 });
     for (let round = 0; round < 3; round++) {
       expectSameAsGit(
-        await small.readBlobWithin(repo, "HEAD", "Wide/Page 9.md", MAX),
+        await small.readBlobWithin(repo, await headOf(repo), "Wide/Page 9.md", MAX),
         await catFile(repo, "HEAD", "Wide/Page 9.md"),
       );
     }
-    expect(small.stats()).toMatchObject({ fallbacks: 3, bytes: 0 });
+    expect(small.stats()).toMatchObject({
+      fallbacks: 3,
+      bytes: 0,
+      lastFallback: "packs over the cap",
+    });
+  }, 60_000);
+
+  test("a deep path reads in process; its trees share one budget, past which the CLI answers", async () => {
+    const repo = await newRepo();
+    const deep = `${Array.from({ length: 120 }, () => "d").join("/")}/Page.md`;
+    await commitFiles(repo, { [deep]: "deep down\n", "d/Side.md": "side\n" });
+    const reads = new GitReads();
+    expectSameAsGit(
+      await reads.readBlobWithin(repo, await headOf(repo), deep, MAX),
+      await catFile(repo, "HEAD", deep),
+    );
+    expect(reads.stats().fallbacks).toBe(0);
+    // Each tree on the way is ~30 bytes, far under 2,000; all 121 of them are not.
+    const budget = new GitReads({ ...DEFAULT_GIT_READS, maxStructureBytes: 2000 });
+    expectSameAsGit(
+      await budget.readBlobWithin(repo, await headOf(repo), deep, MAX),
+      await catFile(repo, "HEAD", deep),
+    );
+    expect(budget.stats()).toMatchObject({
+      fallbacks: 1,
+      lastFallback: expect.stringContaining("trees over"),
+    });
+    expectSameAsGit(
+      await budget.readBlobWithin(repo, await headOf(repo), "d/Side.md", MAX),
+      await catFile(repo, "HEAD", "d/Side.md"),
+    );
+    expect(budget.stats().fallbacks).toBe(1);
   }, 60_000);
 
   test("readers past the total budget are dropped, least recently used first", async () => {
@@ -328,13 +365,13 @@ describe("GitReads bounds", () => {
       repos.push(repo);
     }
     const probe = new GitReads();
-    await probe.readBlobWithin(repos[0] ?? "", "HEAD", "Home.md", MAX);
+    await probe.readBlobWithin(repos[0] ?? "", await headOf(repos[0] ?? ""), "Home.md", MAX);
     const oneRepo = probe.stats().bytes;
     expect(oneRepo).toBeGreaterThan(0);
     const reads = new GitReads({ ...DEFAULT_GIT_READS, maxTotalBytes: Math.floor(oneRepo * 2.5) });
     for (const repo of [...repos, ...repos]) {
       expectSameAsGit(
-        await reads.readBlobWithin(repo, "HEAD", "Home.md", MAX),
+        await reads.readBlobWithin(repo, await headOf(repo), "Home.md", MAX),
         await catFile(repo, "HEAD", "Home.md"),
       );
       expect(reads.stats().bytes).toBeLessThanOrEqual(Math.floor(oneRepo * 2.5));

@@ -29,7 +29,7 @@ export interface GitReadsOptions {
   maxObjectCacheBytes: number;
   /** All readers together; the least recently used are dropped past it. */
   maxTotalBytes: number;
-  /** A commit, tag or tree larger than this is read by the CLI. */
+  /** A commit or tag larger than this, or trees on one path adding up to more, go to the CLI. */
   maxStructureBytes: number;
 }
 
@@ -108,6 +108,7 @@ export class GitReads {
   /**
    * `commit:file` if it is a blob of at most `maxBytes` (a symlink's blob included, as
    * `git cat-file` gives it), its size if larger, absent if there is no blob at that path.
+   * `commit` is a full commit id (resolveCommit's answer); anything else goes to the CLI.
    */
   readBlobWithin(
     repoDir: string,
@@ -118,6 +119,7 @@ export class GitReads {
     return this.attempt(
       repoDir,
       async (reader): Promise<BlobWithin> => {
+        if (!FULL_ID.test(commit)) throw new InProcessReadError(`${commit}: not a commit id`);
         const entry = await this.entryAt(reader, commit, file);
         if (entry === null || entry.mode.startsWith("4") || entry.mode === "160000") {
           return { kind: "absent" };
@@ -210,10 +212,16 @@ export class GitReads {
     }
     let entry: TreeEntry = { mode: "40000", oid: tree[1] };
     const encoder = new TextEncoder();
+    // A page path may have ~250 folders: the trees of one walk share one budget, not one each.
+    let treeBytes = 0;
     for (const name of file.split("/")) {
       if (!entry.mode.startsWith("4")) return null;
       const parent = await this.structure(reader, entry.oid);
       if (parent.type !== "tree") return null;
+      treeBytes += parent.data.byteLength;
+      if (treeBytes > this.options.maxStructureBytes) {
+        throw new InProcessReadError(`${commit}:${file}: trees over ${treeBytes} bytes`);
+      }
       const found = findTreeEntry(parent.data, encoder.encode(name));
       if (found === null) return null;
       entry = found;
