@@ -2,10 +2,10 @@
  * Read-only git lookups a page read needs (a revision as a commit, a page's blob at it),
  * answered in this process where measured faster than the git CLI (bench section "git-reads")
  * and on the CLI otherwise. Per-file history, diff text and everything that writes stay on the
- * CLI: in process, `git log -- <path>` measured 30–190× slower (issue 13); matching git's diff text byte
- * for byte (its heuristics, abbreviations, attributes) would be a second diff implementation to
- * keep equal to git's; and checking first whether a page changed at all cost about as much as
- * the `git diff` it could save, which is rarely saved since diffs are asked of changed pages.
+ * CLI: in process, `git log -- <path>` measured 30–190× slower (issue 13); matching git's diff
+ * text byte for byte (its heuristics, abbreviations, attributes) would be a second diff
+ * implementation to keep equal to git's; and checking first whether a page changed at all cost
+ * about as much as the `git diff` it could save, rarely saved since diffs are of changed pages.
  * One RepositoryReader per repository, least recently used dropped first past a total byte
  * budget. Any in-process answer that is not certain falls back to the CLI, whose answer holds.
  */
