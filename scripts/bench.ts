@@ -9,6 +9,12 @@ import { isAbsolute, join, relative, resolve } from "node:path";
 import { agentTasksReport, benchAgentTasks, printAgentTasks } from "./bench/agent-tasks.ts";
 import { benchEmbedding, embeddingReport, printEmbeddingFigures } from "./bench/embedding.ts";
 import { benchGit, benchPushRules, describePushRules } from "./bench/git.ts";
+import {
+  benchGitReads,
+  describeGitReads,
+  gitReadsReport,
+  gitReadsRows,
+} from "./bench/git-reads.ts";
 import { gitReport, pushRulesReport } from "./bench/git-report.ts";
 import { benchIndexing, printIndexingFigures } from "./bench/indexing.ts";
 import { describeMachine } from "./bench/machine.ts";
@@ -29,6 +35,7 @@ const PROJECT_DIR = resolve(import.meta.dir, "..");
 
 const SECTIONS = [
   "store",
+  "git-reads",
   "tokens",
   "mcp",
   "agent-tasks",
@@ -110,6 +117,17 @@ await section("store", "Page store (one wiki, 200 pages of ~1.8 kB, sequential)"
   );
   return pageStoreReport(store);
 });
+
+await section(
+  "git-reads",
+  "Git reads in process (isomorphic-git) vs the git CLI: read_note at a past revision and diff, same wiki, interleaved",
+  async () => {
+    const reads = await benchGitReads(quick);
+    printTable(gitReadsRows(reads));
+    for (const line of describeGitReads(reads)) console.log(line);
+    return gitReadsReport(reads);
+  },
+);
 
 await section(
   "tokens",

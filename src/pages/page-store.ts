@@ -10,14 +10,9 @@ import type { Database } from "bun:sqlite";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { gitText, runGit } from "../repo/git.ts";
+import { GitReads } from "../repo/git-reads.ts";
 import { RepositoryMaintenance } from "../repo/maintenance.ts";
-import {
-  type CommitInfo,
-  diffTrees,
-  readBlobsWithin,
-  readLog,
-  resolveCommit,
-} from "../repo/objects.ts";
+import { type CommitInfo, diffTrees, readLog } from "../repo/objects.ts";
 import { readHead, repairWorkingTree } from "../repo/repository.ts";
 import type { PageTotals, PlanPolicy } from "../wikis/plan-policy.ts";
 import { repoDir } from "../wikis/wiki-paths.ts";
@@ -75,6 +70,8 @@ export interface PageStoreOptions {
   /** The plans' page and byte quotas, held on every write under the gate. */
   plans: PlanPolicy;
   maintenance?: RepositoryMaintenance;
+  /** In-process object reads for past revisions and the revisions a diff names (src/repo/git-reads.ts). */
+  gitReads?: GitReads;
 }
 
 /**
@@ -140,9 +137,11 @@ export class PageStore {
   private readonly indexStamps = new Map<number, string>();
 
   readonly maintenance: RepositoryMaintenance;
+  readonly gitReads: GitReads;
 
   constructor(private readonly options: PageStoreOptions) {
     this.maintenance = options.maintenance ?? new RepositoryMaintenance();
+    this.gitReads = options.gitReads ?? new GitReads();
     this.index = new PageIndex(options.db);
   }
 
@@ -201,17 +200,12 @@ export class PageStore {
     }
     const commit = await this.resolve(wiki, atRevision);
     const file = `${path}.md`;
-    const { blobs, oversized } = await readBlobsWithin(
-      this.repo(wiki),
-      commit,
-      [file],
-      MAX_PAGE_BYTES,
-    );
-    refuseOversized(path, oversized.get(file) ?? 0);
-    const blob = blobs.get(file);
-    if (blob === undefined) {
+    const found = await this.gitReads.readBlobWithin(this.repo(wiki), commit, file, MAX_PAGE_BYTES);
+    if (found.kind === "oversized") refuseOversized(path, found.size);
+    if (found.kind !== "blob") {
       throw new PageError("not_found", `page "${path}" did not exist at revision ${atRevision}`);
     }
+    const blob = found.data;
     const [origin] = await readLog(this.repo(wiki), { range: commit, limit: 1, files: [file] });
     const content = new TextDecoder().decode(blob);
     return {
@@ -665,7 +659,7 @@ export class PageStore {
   }
 
   private async resolve(wiki: Wiki, revision: string): Promise<string> {
-    const commit = await resolveCommit(this.repo(wiki), revision);
+    const commit = await this.gitReads.resolveCommit(this.repo(wiki), revision);
     if (commit === null) {
       throw new PageError(
         "invalid_revision",
