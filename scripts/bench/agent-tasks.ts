@@ -115,18 +115,27 @@ const hitsOf = (result: Record<string, unknown>): Record<string, unknown>[] =>
     ? result.hits.filter((hit): hit is Record<string, unknown> => typeof hit === "object")
     : [];
 
-/** "Before": search until the page is among the hits, then its first matching line. */
-async function searchFor(agent: Agent, query: string, path: string): Promise<number> {
-  for (const limit of [10, 50]) {
-    const hit = hitsOf(await agent.call({ tool: "search", args: { query, limit } })).find(
-      (candidate) => candidate.path === path,
-    );
-    if (hit !== undefined) {
-      const lines = Array.isArray(hit.lines) ? hit.lines : [];
-      return typeof lines[0] === "number" ? lines[0] : 1;
-    }
+/** "Before": the page's first matching line from a search, or null when it is not in the hits. */
+async function searchLine(agent: Agent, query: string, path: string): Promise<number | null> {
+  const hit = hitsOf(await agent.call({ tool: "search", args: { query, limit: 10 } })).find(
+    (candidate) => candidate.path === path,
+  );
+  if (hit === undefined) return null;
+  const lines = Array.isArray(hit.lines) ? hit.lines : [];
+  return typeof lines[0] === "number" ? lines[0] : 1;
+}
+
+/** "Before", when search did not help: read the page slice by slice until `text` shows up. */
+async function pageUntil(agent: Agent, path: string, text: string): Promise<number> {
+  let start = 1;
+  for (;;) {
+    const slice = await agent.call({ tool: "read_note", args: { path, line_start: start } });
+    const content = String(slice.content ?? "");
+    const at = content.split("\n").indexOf(text);
+    if (at !== -1) return start + at;
+    if (typeof slice.next_line_start !== "number") throw new Error(`${text} is not in ${path}`);
+    start = slice.next_line_start;
   }
-  throw new Error(`search never found ${path} for ${query}`);
 }
 
 export interface AgentTaskRow {
@@ -145,8 +154,15 @@ const TASKS: Task[] = [
   {
     name: "read one section of a 2,000-line page",
     async before(agent) {
-      const line = await searchFor(agent, "Results", LONG_PAGE);
-      await agent.call({ tool: "read_note", args: { path: LONG_PAGE, line_start: line } });
+      // The agent knows the page; it needs the section's line. Search first (the page's line
+      // hints), else page through the page; then read from the heading.
+      const line =
+        (await searchLine(agent, "Results", LONG_PAGE)) ??
+        (await pageUntil(agent, LONG_PAGE, "## Results"));
+      await agent.call({
+        tool: "read_note",
+        args: { path: LONG_PAGE, line_start: line, line_end: line + 60 },
+      });
     },
     async after(agent) {
       await agent.call({ tool: "read_note", args: { path: LONG_PAGE, section: "Results" } });
@@ -155,7 +171,9 @@ const TASKS: Task[] = [
   {
     name: "find and fix one stale sentence",
     async before(agent) {
-      await searchFor(agent, '"last counted in 2019"', STALE_PAGE);
+      if ((await searchLine(agent, '"last counted in 2019"', STALE_PAGE)) === null) {
+        throw new Error("search did not find the stale sentence's page");
+      }
       const page = await agent.call({ tool: "read_note", args: { path: STALE_PAGE } });
       await agent.call({
         tool: "edit_note",
@@ -197,10 +215,10 @@ const TASKS: Task[] = [
   {
     name: "undo someone else's edit",
     async before(agent, colleague) {
-      await undo(agent, colleague, "Notes/Note 7 on otter");
+      await undo(agent, colleague, "Notes/Note 8 on otter");
     },
     async after(agent, colleague) {
-      await undo(agent, colleague, "Notes/Note 8 on abalone");
+      await undo(agent, colleague, "Notes/Note 9 on abalone");
     },
   },
   {
@@ -245,7 +263,7 @@ async function whatChanged(agent: Agent): Promise<void> {
   const first = commits.find((commit) => typeof commit === "object" && commit !== null);
   const pages = first === undefined ? [] : Reflect.get(first, "pages");
   const path = Array.isArray(pages) && typeof pages[0] === "string" ? pages[0] : STALE_PAGE;
-  await agent.call({ tool: "diff", args: { path, from: sinceRevision } });
+  await agent.call({ tool: "diff", args: { path, from_revision: sinceRevision } });
 }
 
 async function undo(agent: Agent, colleague: Agent, path: string): Promise<void> {
