@@ -84,3 +84,31 @@ async function commitFiles(
     });
   });
 }
+
+/**
+ * A `git fast-import` stream on top of `parent`: one commit per new page `Notes/Page N` until
+ * there are `pages`, then edits spread over them, up to `commits` commits in all.
+ */
+export function historyStream(
+  parent: string,
+  pages: number,
+  commits: number,
+  pageText: (page: number, revision: number) => string,
+): string {
+  const parts: string[] = [];
+  const data = (text: string) => `data ${Buffer.byteLength(text)}\n${text}\n`;
+  for (let commit = 0; commit < commits; commit++) {
+    const page = commit < pages ? commit : (commit * 7919) % pages;
+    const time = 1_700_000_000 + commit * 60;
+    parts.push(
+      "commit refs/heads/main\n",
+      `author Bench <bench@users.wikibot.invalid> ${time} +0000\n`,
+      `committer ${COMMITTER.name} <${COMMITTER.email}> ${time} +0000\n`,
+      data(`Update Notes/Page ${page}`),
+      commit === 0 ? `from ${parent}\n` : "",
+      `M 100644 inline Notes/Page ${page}.md\n`,
+      data(pageText(page, commit)),
+    );
+  }
+  return parts.join("");
+}

@@ -15,7 +15,7 @@ import { DEFAULT_GIT_READS, GitReads, type GitReadsStats } from "../../src/repo/
 import { RepositoryMaintenance } from "../../src/repo/maintenance.ts";
 import { readHead } from "../../src/repo/repository.ts";
 import { COMMITTER, openStores } from "../../src/stores.ts";
-import { withBenchFixture } from "./fixtures.ts";
+import { historyStream, withBenchFixture } from "./fixtures.ts";
 import { figure, type SectionFigures, summaryTable } from "./report.ts";
 import { percentile, type Summary } from "./stats.ts";
 
@@ -28,26 +28,6 @@ function pageText(index: number, revision: number): string {
   // Each revision changes one line in the middle, as a small edit would.
   lines[revision % 20] = `Revised at ${revision}: the ${word(revision)} count changed.`;
   return `# Page ${index}\n\n## Observations\n\n${lines.join("\n")}\nrevision ${revision}\n`;
-}
-
-/** One commit per new page until `pages`, then edits spread over them, up to `commits`. */
-function historyStream(parent: string, pages: number, commits: number): string {
-  const parts: string[] = [];
-  const data = (text: string) => `data ${Buffer.byteLength(text)}\n${text}\n`;
-  for (let commit = 0; commit < commits; commit++) {
-    const page = commit < pages ? commit : (commit * 7919) % pages;
-    const time = 1_700_000_000 + commit * 60;
-    parts.push(
-      "commit refs/heads/main\n",
-      `author Bench <bench@users.wikibot.invalid> ${time} +0000\n`,
-      `committer ${COMMITTER.name} <${COMMITTER.email}> ${time} +0000\n`,
-      data(`Update Notes/Page ${page}`),
-      commit === 0 ? `from ${parent}\n` : "",
-      `M 100644 inline Notes/Page ${page}.md\n`,
-      data(pageText(page, commit)),
-    );
-  }
-  return parts.join("");
 }
 
 interface Phase {
@@ -132,7 +112,7 @@ export async function benchGitReads(quick: boolean): Promise<GitReadsBenchResult
       const parent = readHead(repo);
       if (parent === null) throw new Error("bench wiki has no first commit");
       await runGit(repo, ["fast-import", "--quiet"], {
-        stdin: historyStream(parent, pages, commits),
+        stdin: historyStream(parent, pages, commits, pageText),
       });
       await runGit(repo, ["reset", "-q", "--hard", "main"]);
       // Every object loose, as a wiki is between two gc runs: unpack fast-import's pack.

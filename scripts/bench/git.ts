@@ -14,9 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runGit } from "../../src/repo/git.ts";
 import { readHead } from "../../src/repo/repository.ts";
-import { COMMITTER } from "../../src/stores.ts";
 import { type ServerProcess, spawnServer } from "../../test/support/server-process.ts";
-import { withBenchFixture } from "./fixtures.ts";
+import { historyStream, withBenchFixture } from "./fixtures.ts";
 import { percentile, type Summary } from "./stats.ts";
 
 const PAGES = 2000;
@@ -29,29 +28,6 @@ function pageText(index: number, revision: number): string {
   return `# Page ${index}\n\n## Observations\n\n${paragraph.repeat(20)}\nrevision ${revision}\n`;
 }
 
-/**
- * A git fast-import stream: one commit per new page until there are PAGES, then edits of
- * existing pages up to COMMITS commits, on top of the wiki's first commit.
- */
-function historyStream(parent: string): string {
-  const parts: string[] = [];
-  const data = (text: string) => `data ${Buffer.byteLength(text)}\n${text}\n`;
-  for (let commit = 0; commit < COMMITS; commit++) {
-    const page = commit < PAGES ? commit : (commit * 7919) % PAGES;
-    const time = 1_700_000_000 + commit * 60;
-    parts.push(
-      "commit refs/heads/main\n",
-      `author Bench <bench@users.wikibot.invalid> ${time} +0000\n`,
-      `committer ${COMMITTER.name} <${COMMITTER.email}> ${time} +0000\n`,
-      data(`Update Notes/Page ${page}`),
-      commit === 0 ? `from ${parent}\n` : "",
-      `M 100644 inline Notes/Page ${page}.md\n`,
-      data(pageText(page, commit)),
-    );
-  }
-  return parts.join("");
-}
-
 /** Two wikis: "bench" with the long history, "bulk" (empty) for the 50 MB push. */
 function prepareWikis(dataDir: string): Promise<{ token: string; bulkToken: string }> {
   return withBenchFixture(dataDir, async (fixture) => {
@@ -62,7 +38,9 @@ function prepareWikis(dataDir: string): Promise<{ token: string; bulkToken: stri
       const repo = pages.repo(wiki);
       const parent = readHead(repo);
       if (parent === null) throw new Error("bench wiki has no first commit");
-      await runGit(repo, ["fast-import", "--quiet"], { stdin: historyStream(parent) });
+      await runGit(repo, ["fast-import", "--quiet"], {
+        stdin: historyStream(parent, PAGES, COMMITS, pageText),
+      });
       await runGit(repo, ["reset", "-q", "--hard", "main"]);
       // A maintained repository is packed with deltas; pack-objects then reuses them per clone.
       await runGit(repo, ["repack", "-adq"]);

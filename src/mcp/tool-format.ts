@@ -28,6 +28,10 @@ export const expectedRevisionField = z
     "The revision you last read (from read_note). If the page has changed since, nothing is written and you get the current revision and what changed. Omit only when you do not care about concurrent edits.",
   );
 
+/** An optional page size: 1 to `max`, its default named in `description`. */
+export const limitField = (max: number, description: string) =>
+  z.number().int().min(1).max(max).optional().describe(description);
+
 export const messageField = z
   .string()
   .max(500)

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { grepPage, type PageMatches } from "../../pages/line-grep.ts";
 import { defineTool, READ_ONLY } from "../tool-context.ts";
+import { limitField } from "../tool-format.ts";
 
 const DEFAULT_MATCHES = 50;
 /** Candidate pages read per call; past it the answer says more pages contain the text. */
@@ -29,13 +30,7 @@ export const grepNotes = defineTool({
       .max(5)
       .optional()
       .describe("Lines to show before and after each match (default 0)"),
-    limit: z
-      .number()
-      .int()
-      .min(1)
-      .max(200)
-      .optional()
-      .describe(`Most matching lines to show (default ${DEFAULT_MATCHES})`),
+    limit: limitField(200, `Most matching lines to show (default ${DEFAULT_MATCHES})`),
   },
   outputSchema: {
     text: z.string(),

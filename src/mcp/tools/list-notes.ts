@@ -1,6 +1,7 @@
 /** list_notes: pages under a prefix, recursively or one folder level at a time. */
 import { z } from "zod";
 import { defineTool, READ_ONLY } from "../tool-context.ts";
+import { limitField } from "../tool-format.ts";
 
 export const listNotes = defineTool({
   name: "list_notes",
@@ -12,13 +13,7 @@ export const listNotes = defineTool({
   inputSchema: {
     prefix: z.string().max(600).optional().describe('Path prefix, e.g. "Research/" (default: all)'),
     recursive: z.boolean().optional().describe("Include pages in subfolders (default true)"),
-    limit: z
-      .number()
-      .int()
-      .min(1)
-      .max(1000)
-      .optional()
-      .describe("Most pages to return (default 200)"),
+    limit: limitField(1000, "Most pages to return (default 200)"),
     offset: z.number().int().min(0).optional().describe("Pages to skip (from next_offset)"),
   },
   outputSchema: {

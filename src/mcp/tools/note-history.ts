@@ -1,7 +1,7 @@
 /** note_history: the commits that changed one page, newest first. */
 import { z } from "zod";
 import { defineTool, READ_ONLY } from "../tool-context.ts";
-import { commitLine, commitOutput, commitToOutput, pathField } from "../tool-format.ts";
+import { commitLine, commitOutput, commitToOutput, limitField, pathField } from "../tool-format.ts";
 
 export const noteHistory = defineTool({
   name: "note_history",
@@ -12,13 +12,7 @@ export const noteHistory = defineTool({
   annotations: READ_ONLY,
   inputSchema: {
     path: pathField,
-    limit: z
-      .number()
-      .int()
-      .min(1)
-      .max(200)
-      .optional()
-      .describe("Most revisions to return (default 20)"),
+    limit: limitField(200, "Most revisions to return (default 20)"),
   },
   outputSchema: { path: z.string(), commits: z.array(commitOutput) },
   async run(input, { wiki, pages }) {

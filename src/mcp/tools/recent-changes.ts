@@ -3,7 +3,7 @@ import { z } from "zod";
 import { gitDate } from "../../pages/commit-summary.ts";
 import { defineTool, READ_ONLY } from "../tool-context.ts";
 import { ToolError } from "../tool-error.ts";
-import { commitLine, commitOutput, commitToOutput } from "../tool-format.ts";
+import { commitLine, commitOutput, commitToOutput, limitField } from "../tool-format.ts";
 
 const REVISION = /^[0-9a-fA-F]{7,40}$/;
 const ISO_DATE =
@@ -22,13 +22,7 @@ export const recentChanges = defineTool({
       .max(64)
       .optional()
       .describe("An ISO 8601 date/time, or a revision (then only later changes are listed)"),
-    limit: z
-      .number()
-      .int()
-      .min(1)
-      .max(200)
-      .optional()
-      .describe("Most commits to return (default 20)"),
+    limit: limitField(200, "Most commits to return (default 20)"),
   },
   outputSchema: {
     head: z.string().describe("The wiki's current revision: pass it as since next time"),

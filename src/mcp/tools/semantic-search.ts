@@ -12,6 +12,7 @@ import {
   semanticSearchWireShape,
 } from "../../search/semantic-hits.ts";
 import { defineTool, READ_ONLY } from "../tool-context.ts";
+import { limitField } from "../tool-format.ts";
 
 export const semanticSearch = defineTool({
   name: "semantic_search",
@@ -21,13 +22,10 @@ export const semanticSearch = defineTool({
   annotations: READ_ONLY,
   inputSchema: {
     query: z.string().min(1).max(500).describe("A question or description in natural language"),
-    limit: z
-      .number()
-      .int()
-      .min(1)
-      .max(MAX_SEMANTIC_LIMIT)
-      .optional()
-      .describe(`Most pages to return (default ${DEFAULT_SEMANTIC_LIMIT})`),
+    limit: limitField(
+      MAX_SEMANTIC_LIMIT,
+      `Most pages to return (default ${DEFAULT_SEMANTIC_LIMIT})`,
+    ),
     path_prefix: z
       .string()
       .min(1)
