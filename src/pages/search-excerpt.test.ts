@@ -43,6 +43,23 @@ describe("search excerpts", () => {
     ]);
   });
 
+  test("a heading far down a page full of matches is still found, and wins the tie", () => {
+    const body = "otter kelp\n".repeat(3000);
+    const text = `# Notes\n\n${body}\n## Otter kelp\n\nEnd.\n`;
+    const result = excerpt("otter kelp", text);
+    expect(result.lines.map((line) => line.line)).toEqual([3, 4, 5, 6, 3004]);
+    expect(result.best).toBe(3004);
+    expect(result.headingPath).toEqual(["Notes", "Otter kelp"]);
+  });
+
+  test("a # line inside a code fence is a match but not a heading", () => {
+    const text = "# Notes\n\nThe otter.\n\n```sh\n# otter\n```\n";
+    const result = excerpt("otter", text);
+    expect(result.lines.map((line) => line.line)).toEqual([3, 6]);
+    expect(result.best).toBe(3);
+    expect(result.headingPath).toEqual(["Notes"]);
+  });
+
   test("a line with more terms still beats a heading with fewer", () => {
     const text = "# Otters\n\n## Diet\n\nSea otters eat kelp crabs.\n";
     const result = excerpt("otters kelp", text);

@@ -18,6 +18,10 @@ export const MAX_MATCHING_LINES = 5;
 /** A matching line longer than this is given as the part of it around its first match. */
 export const MAX_LINE_TEXT_CHARS = 240;
 const SNIPPET_BEFORE_CHARS = 60;
+/** How an ATX heading line starts (markdown.ts); other lines need no parsing to rule them out. */
+const MAYBE_HEADING = /^ {0,3}#/;
+/** A line that may be an ATX heading (markdown.ts's HEADING, fences aside). */
+const HEADING_LINE = /^ {0,3}#{1,6}(?:[ \t]|$)/;
 const SNIPPET_AFTER_CHARS = 140;
 
 export interface MatchingLine {
@@ -122,13 +126,27 @@ function lineText(text: string, complete: boolean, candidate: Candidate): Matchi
   };
 }
 
-/** Every line holding a match, in page order, with the distinct terms it holds. */
+/** Adds the terms (indexes into matcher.stems) that the matched `word` starts with. */
+function addTerms(seen: Set<number>, matcher: ExcerptMatcher, word: string): void {
+  const found = word.toLowerCase();
+  for (const [index, stem] of matcher.stems.entries()) {
+    if (found.startsWith(stem)) seen.add(index);
+  }
+}
+
+/**
+ * The lines holding a match, in page order, with the distinct terms each holds: all of them up
+ * to MAX_MATCHES_EXAMINED matches, or only the first ones once MAX_MATCHING_LINES lines are
+ * found and one holds every term (no later line can then hold more; headingCandidates finds the
+ * headings further down).
+ */
 function matchingCandidates(text: string, matcher: ExcerptMatcher): Candidate[] {
   const candidates: Candidate[] = [];
   let line = 1;
   let position = 0;
   let newline = text.indexOf("\n");
   let examined = 0;
+  let complete = false;
   matcher.pattern.lastIndex = 0;
   for (const match of text.matchAll(matcher.pattern)) {
     if (++examined > MAX_MATCHES_EXAMINED) break;
@@ -139,13 +157,50 @@ function matchingCandidates(text: string, matcher: ExcerptMatcher): Candidate[] 
     }
     let current = candidates.at(-1);
     if (current?.line !== line) {
+      if (complete && candidates.length >= MAX_MATCHING_LINES) break;
       current = { line, lineStart: position, at: match.index, seen: new Set() };
       candidates.push(current);
     }
-    const found = match[0].toLowerCase();
-    for (const [index, stem] of matcher.stems.entries()) {
-      if (found.startsWith(stem)) current.seen.add(index);
+    addTerms(current.seen, matcher, match[0]);
+    complete ||= current.seen.size === matcher.stems.length;
+  }
+  return candidates;
+}
+
+/**
+ * Lines that look like ATX headings (markdown.ts decides, fences included) and hold a match,
+ * anywhere in `text`. Found by jumping from `#` to `#` (indexOf), as a line-anchored regex over
+ * a 256 kB head costs ~2 ms; at most MAX_MATCHES_EXAMINED lines with a `#` are looked at.
+ */
+function headingCandidates(text: string, matcher: ExcerptMatcher): Candidate[] {
+  const candidates: Candidate[] = [];
+  let line = 1;
+  let counted = 0;
+  let examined = 0;
+  for (let hash = text.indexOf("#"); hash !== -1; hash = text.indexOf("#", hash)) {
+    const lineStart = text.lastIndexOf("\n", hash) + 1;
+    const newline = text.indexOf("\n", hash);
+    const lineEnd = newline === -1 ? text.length : newline;
+    if (++examined > MAX_MATCHES_EXAMINED) break;
+    const lineText = text.slice(lineStart, lineEnd);
+    const seen = new Set<number>();
+    let at = -1;
+    if (HEADING_LINE.test(lineText)) {
+      for (const match of lineText.matchAll(matcher.pattern)) {
+        if (at === -1) at = lineStart + match.index;
+        addTerms(seen, matcher, match[0]);
+      }
     }
+    if (seen.size > 0) {
+      for (let next = text.indexOf("\n", counted); next !== -1 && next < lineStart; ) {
+        line++;
+        counted = next + 1;
+        next = text.indexOf("\n", counted);
+      }
+      candidates.push({ line, lineStart, at, seen });
+    }
+    if (newline === -1) break;
+    hash = newline;
   }
   return candidates;
 }
@@ -160,14 +215,28 @@ export function excerptOf(
   matcher: ExcerptMatcher | null,
 ): Excerpt {
   const candidates = matcher === null ? [] : matchingCandidates(text, matcher);
+  if (matcher !== null) {
+    const known = new Set(candidates.map((candidate) => candidate.line));
+    const headingsFurther = headingCandidates(text, matcher).filter((c) => !known.has(c.line));
+    if (headingsFurther.length > 0) {
+      candidates.push(...headingsFurther);
+      candidates.sort((a, b) => a.line - b.line);
+    }
+  }
   if (matcher === null || candidates.length === 0) {
     const end = Math.min(text.length, SNIPPET_BEFORE_CHARS + SNIPPET_AFTER_CHARS);
     const { start, end: cut } = wordWindow(text, 0, end, 0);
     return { snippet: collapse(text.slice(start, cut)), lines: [], best: null, headingPath: [] };
   }
-  // Headings only as far as the last match: the rest of a large page need not be split.
-  const last = candidates.at(-1)?.lineStart ?? 0;
-  const lastEnd = text.indexOf("\n", last);
+  // Headings are parsed only as far as they can matter: the best line by terms alone, and the
+  // last match that could be a heading. A fence before a line decides whether it is one, so
+  // parsing starts at the top, but a page's remaining lines are never split.
+  const plainBest = candidates.reduce((a, b) => (b.seen.size > a.seen.size ? b : a));
+  const headingLike = candidates.filter((candidate) =>
+    MAYBE_HEADING.test(text.slice(candidate.lineStart, candidate.lineStart + 4)),
+  );
+  const lastNeeded = Math.max(plainBest.lineStart, headingLike.at(-1)?.lineStart ?? 0);
+  const lastEnd = text.indexOf("\n", lastNeeded);
   const headings = scanHeadings(splitLines(text.slice(0, lastEnd === -1 ? text.length : lastEnd)));
   const headingLines = new Set(headings.map((heading) => heading.line));
   // Most distinct terms first; on a tie a heading (it names the section), then the earlier line.

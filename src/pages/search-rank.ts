@@ -39,7 +39,10 @@ const WORD = /[\p{L}\p{N}\p{M}\p{Co}]+/gu;
  * words) × (query words found in it ÷ query words). 0 for no match, 1 for exactly the query.
  */
 export function nameMatch(matcher: ExcerptMatcher, name: string): number {
-  const words = name.toLowerCase().match(WORD) ?? [];
+  const lower = name.toLowerCase();
+  // Most names hold no query word at all: a substring test rules them out before any regex.
+  if (!matcher.stems.some((stem) => lower.includes(stem))) return 0;
+  const words = lower.match(WORD) ?? [];
   if (words.length === 0) return 0;
   const found = new Set<number>();
   let matching = 0;
