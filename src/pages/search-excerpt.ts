@@ -18,11 +18,11 @@ export const MAX_MATCHING_LINES = 5;
 /** A matching line longer than this is given as the part of it around its first match. */
 export const MAX_LINE_TEXT_CHARS = 240;
 const SNIPPET_BEFORE_CHARS = 60;
+const SNIPPET_AFTER_CHARS = 140;
 /** How an ATX heading line starts (markdown.ts); other lines need no parsing to rule them out. */
 const MAYBE_HEADING = /^ {0,3}#/;
 /** A line that may be an ATX heading (markdown.ts's HEADING, fences aside). */
 const HEADING_LINE = /^ {0,3}#{1,6}(?:[ \t]|$)/;
-const SNIPPET_AFTER_CHARS = 140;
 
 export interface MatchingLine {
   /** 1-based. */

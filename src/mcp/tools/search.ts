@@ -10,7 +10,7 @@ const MAX_LIMIT = 50;
 export const search = defineTool({
   name: "search",
   title: "Search pages (full text)",
-  description: `Full-text search over every page's path, title, headings and text. Query syntax: words (all must match), "exact phrases", OR between terms, -word or NOT word to exclude, and prefix* (at least ${MIN_PREFIX_CHARS} letters), e.g. otter* kelp OR urchin -sea. Other punctuation is searched as plain words. Best matches first: words in a title or heading count more than words in the text. Each hit gives the page, its revision, the heading path of the best match, and up to 5 matching lines with their line numbers and exact text (matching headings among them), so you can read_note from that line or quote the text in edit_note. total says how many pages match in all; more_available that there are more than you got (raise limit or narrow the query).`,
+  description: `Full-text search over every page's path, title, headings and text. Query syntax: words (all must match), "exact phrases", OR between terms, -word or NOT word to exclude, and prefix* (at least ${MIN_PREFIX_CHARS} letters), e.g. otter* kelp OR urchin -sea. Other punctuation is searched as plain words. Best matches first: words in a title or heading count more than words in the text. Each hit gives the page, its revision, the heading path of the best match, and up to 5 matching lines with their line numbers and exact text (matching headings among them; "(part)" marks an exact part of a long line), so you can read_note from that line or quote the text in edit_note. total says how many pages match in all; more_available that there are more than you got (raise limit or narrow the query).`,
   access: "read",
   annotations: READ_ONLY,
   inputSchema: {
