@@ -279,3 +279,20 @@ CREATE TABLE chunks (
   created_at INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX chunks_by_page ON chunks(wiki_id, path);
+
+-- migration: 8
+-- Full-text search weighs a word in a heading above the same word in the text (issue 13), so
+-- pages_fts gains a `headings` column: every heading's text, one a line (headingsText in
+-- src/pages/markdown.ts). FTS5 has no ALTER TABLE … ADD COLUMN, so the table is made anew. The
+-- old one is renamed here; its rows are copied into the new one with their headings by step 8 of
+-- src/db/migration-steps.ts, which then drops it. The step runs in this section's transaction:
+-- a crash part-way leaves the database at version 7 with the old table, and the next start
+-- begins again.
+ALTER TABLE pages_fts RENAME TO pages_fts_v7;
+CREATE VIRTUAL TABLE pages_fts USING fts5(
+  wiki, path, title, headings, body,
+  tokenize = 'porter unicode61 remove_diacritics 2'
+);
+-- The same headings beside the page's row, for re-ranking the best hits (src/pages/search-rank.ts):
+-- reading them from pages_fts would load each page's whole body too.
+ALTER TABLE pages ADD COLUMN headings TEXT NOT NULL DEFAULT '';

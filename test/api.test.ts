@@ -243,11 +243,13 @@ describe("pages", () => {
         path: "Zoo/Otter",
         title: "Otter",
         revision: v2.body.revision,
-        snippet: expect.stringContaining("**crabs**"),
+        snippet: expect.stringContaining("Otters eat crabs."),
         lines: [5],
+        matching_lines: [{ line: 5, text: "Otters eat crabs.", complete: true }],
         heading_path: ["Otter", "Diet"],
       },
     ]);
+    expect(search.body).toMatchObject({ total: 1, more_available: false });
 
     const pageHistory = await call("GET", "/pages/Zoo/Otter/history", "/pages/{path}/history");
     const commits = pageHistory.body.commits as { revision: string; client: string }[];

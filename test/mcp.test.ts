@@ -837,11 +837,16 @@ describe("tools", () => {
         path: "Zoo/Capybara",
         title: "Capybara",
         revision: written.revision,
-        snippet: expect.stringContaining("**rivers**"),
+        snippet: "# Capybara ## Habitat The capybara likes rivers.",
         lines: [1, 5],
+        matching_lines: [
+          { line: 1, text: "# Capybara", complete: true },
+          { line: 5, text: "The capybara likes rivers.", complete: true },
+        ],
         heading_path: ["Capybara", "Habitat"],
       },
     ]);
+    expect(result).toMatchObject({ total: 1, more_available: false });
     const none = await callTool(owner, "search", { query: "zebracorn" });
     expect(textOf(none)).toContain("No pages match");
   });

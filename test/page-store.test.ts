@@ -228,8 +228,15 @@ describe("full-text search", () => {
     });
     const result = await t.server.pages.search(wiki, "otters tools");
     expect(result.interpretedAsPlainText).toBe(false);
-    expect(result.hits[0]).toMatchObject({ path: "Search/Otters", title: "Otters", lines: [1, 4] });
-    expect(result.hits[0]?.snippet).toContain("**tools**");
+    expect(result.hits[0]).toMatchObject({
+      path: "Search/Otters",
+      title: "Otters",
+      lines: [
+        { line: 1, text: "# Otters", complete: true },
+        { line: 4, text: "Sea otters use tools.", complete: true },
+      ],
+    });
+    expect(result.hits[0]?.snippet).toContain("Sea otters use tools.");
   });
 
   test.each([
@@ -261,7 +268,9 @@ describe("full-text search", () => {
     });
     const tools = await t.server.pages.search(wiki, "tools");
     expect(tools.hits.map((hit) => hit.path)).toContain("Search/Stems");
-    expect(tools.hits.find((hit) => hit.path === "Search/Stems")?.lines).toEqual([3]);
+    expect(tools.hits.find((hit) => hit.path === "Search/Stems")?.lines).toEqual([
+      { line: 3, text: "One tool only.", complete: true },
+    ]);
     const otter = await t.server.pages.search(wiki, "otter");
     expect(otter.hits.map((hit) => hit.path)).toContain("Search/Otters");
   });

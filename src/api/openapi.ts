@@ -3,7 +3,7 @@
  * test/api.test.ts checks that every route is listed here, that the document validates, and
  * that real responses match these schemas.
  */
-
+import { searchJsonSchema } from "../pages/search-wire.ts";
 import { writeResultJsonSchema } from "../pages/write-wire.ts";
 import {
   DEFAULT_SEMANTIC_LIMIT,
@@ -103,18 +103,7 @@ const schemas = {
     },
   },
   SemanticSearchResult: semanticSearchJsonSchema(),
-  SearchHit: {
-    type: "object",
-    required: ["path", "title", "revision", "snippet", "lines", "heading_path"],
-    properties: {
-      path: { type: "string" },
-      title: { type: "string" },
-      revision: REVISION,
-      snippet: { type: "string", description: "Matches wrapped in **" },
-      lines: { type: "array", items: { type: "integer" }, maxItems: 5 },
-      heading_path: { type: "array", items: { type: "string" } },
-    },
-  },
+  SearchResult: searchJsonSchema(),
 };
 
 export function openApiDocument(publicUrl: URL): Record<string, unknown> {
@@ -359,35 +348,9 @@ export function openApiDocument(publicUrl: URL): Record<string, unknown> {
           ],
           responses: {
             "200": {
-              description: "Best matches first",
-              content: json({
-                type: "object",
-                required: [
-                  "query",
-                  "interpreted_query",
-                  "interpreted_as_plain_text",
-                  "truncated",
-                  "hits",
-                ],
-                properties: {
-                  query: { type: "string" },
-                  interpreted_query: {
-                    type: "string",
-                    description:
-                      "How the query was read, e.g. otter AND (kelp OR urchin) AND NOT sea; empty when it holds nothing to find",
-                  },
-                  interpreted_as_plain_text: {
-                    type: "boolean",
-                    description:
-                      "The query held syntax this search does not offer (parentheses, column filters, NEAR, an unbalanced quote), searched as plain words",
-                  },
-                  truncated: {
-                    type: "boolean",
-                    description: "Only the query's first 16 terms were searched",
-                  },
-                  hits: { type: "array", items: ref("SearchHit") },
-                },
-              }),
+              description:
+                "Best matches first. A word in the title or a heading weighs more than one in the text, and a page with a heading made of the query's words ranks higher still. `total` counts every matching page; `more_available` says that more match than `limit` returned.",
+              content: json(ref("SearchResult")),
             },
             ...readErrors,
           },

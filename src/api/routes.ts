@@ -12,6 +12,7 @@ import { jsonResponse } from "../http/json.ts";
 import { wikiOf } from "../http/request-context.ts";
 import { gitDate } from "../pages/commit-summary.ts";
 import type { ChangeContext, PageStore } from "../pages/page-store.ts";
+import { searchJson } from "../pages/search-wire.ts";
 import { toWriteResultWire } from "../pages/write-wire.ts";
 import type { SemanticSearch } from "../search/search-service.ts";
 import {
@@ -257,20 +258,7 @@ export function apiRoutes(deps: ApiDeps) {
           const entered = gate(request);
           if (entered instanceof Response) return entered;
           const result = await deps.pages.search(entered.wiki, query.q, query.limit ?? 20);
-          return jsonResponse({
-            query: query.q,
-            interpreted_query: result.interpretedQuery,
-            interpreted_as_plain_text: result.interpretedAsPlainText,
-            truncated: result.truncated,
-            hits: result.hits.map((hit) => ({
-              path: hit.path,
-              title: hit.title,
-              revision: hit.revision,
-              snippet: hit.snippet,
-              lines: hit.lines,
-              heading_path: hit.headingPath,
-            })),
-          });
+          return jsonResponse(searchJson(query.q, result));
         }),
       {
         query: t.Object({

@@ -1,6 +1,9 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { migrate, parseMigrations, SCHEMA_VERSION } from "./migrate.ts";
+import { MIGRATION_STEPS } from "./migration-steps.ts";
 
 describe("migrate", () => {
   test("applies schema.sql once and records the version", () => {
@@ -32,5 +35,66 @@ describe("migrate", () => {
     const db = new Database(":memory:");
     db.exec("PRAGMA user_version = 99");
     expect(() => migrate(db)).toThrow("newer than this wikibot");
+  });
+});
+
+describe("migration 8: pages_fts gains a headings column", () => {
+  const schemaText = readFileSync(join(import.meta.dir, "../../schema.sql"), "utf8");
+  const upTo7 = schemaText.slice(0, schemaText.indexOf("-- migration: 8"));
+  const body = "# Run 42\n\nStatus: results accepted.\n\n## Results\n\n```\n# not a heading\n```\n";
+
+  /** A database as wikibot left it at schema version 7, with one page of a wiki indexed. */
+  function databaseAt7(): Database {
+    const db = new Database(":memory:", { strict: true });
+    migrate(db, upTo7);
+    db.exec("INSERT INTO users VALUES (1, 'did:plc:a', 'a', 'a', 'A', 0, NULL)");
+    db.exec("INSERT INTO wikis (id, slug, name, owner_id, created_at) VALUES (1, 'w', 'W', 1, 0)");
+    db.exec(
+      "INSERT INTO pages (id, wiki_id, path, path_folded, title, size, revision, changed_at, author) VALUES (7, 1, 'Run 42', 'run 42', 'Run 42', 80, 'r', 0, 'a')",
+    );
+    db.query(
+      "INSERT INTO pages_fts (rowid, wiki, path, title, body) VALUES (7, 'w1', 'Run 42', 'Run 42', ?)",
+    ).run(body);
+    return db;
+  }
+  const version = (db: Database) =>
+    db.query<{ user_version: number }, []>("PRAGMA user_version").get()?.user_version;
+
+  test("an existing index is copied with each page's headings, rowids kept", () => {
+    const db = databaseAt7();
+    migrate(db);
+    expect(version(db)).toBe(SCHEMA_VERSION);
+    expect(db.query("SELECT rowid AS id, title, headings, body FROM pages_fts").all()).toEqual([
+      { id: 7, title: "Run 42", headings: "Run 42\nResults", body },
+    ]);
+    expect(
+      db
+        .query("SELECT rowid AS id FROM pages_fts WHERE pages_fts MATCH 'headings : results'")
+        .all(),
+    ).toEqual([{ id: 7 }]);
+    expect(db.query("SELECT headings FROM pages").all()).toEqual([{ headings: "Run 42\nResults" }]);
+    expect(db.query("SELECT name FROM sqlite_master WHERE name = 'pages_fts_v7'").all()).toEqual(
+      [],
+    );
+  });
+
+  test("a crash part-way leaves version 7 and the old index whole; the next start completes it", () => {
+    const db = databaseAt7();
+    const failing = {
+      8: (inner: Database) => {
+        MIGRATION_STEPS[8]?.(inner);
+        throw new Error("power cut");
+      },
+    };
+    expect(() => migrate(db, schemaText, failing)).toThrow("power cut");
+    expect(version(db)).toBe(7);
+    expect(db.query("SELECT rowid AS id, body FROM pages_fts").all()).toEqual([{ id: 7, body }]);
+    expect(() => db.query("SELECT headings FROM pages_fts").all()).toThrow("no such column");
+    expect(() => db.query("SELECT headings FROM pages").all()).toThrow("no such column");
+    migrate(db);
+    expect(version(db)).toBe(SCHEMA_VERSION);
+    expect(db.query("SELECT headings FROM pages_fts").all()).toEqual([
+      { headings: "Run 42\nResults" },
+    ]);
   });
 });

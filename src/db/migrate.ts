@@ -4,6 +4,7 @@
  */
 import type { Database } from "bun:sqlite";
 import schemaText from "../../schema.sql" with { type: "text" };
+import { MIGRATION_STEPS, type MigrationSteps } from "./migration-steps.ts";
 
 export interface Migration {
   readonly version: number;
@@ -28,7 +29,15 @@ export function parseMigrations(text: string): Migration[] {
 
 export const SCHEMA_VERSION = parseMigrations(schemaText).length;
 
-export function migrate(db: Database, text: string = schemaText): void {
+/**
+ * `steps`: code that runs after a section's SQL, inside its transaction, for what SQL cannot do
+ * alone (see migration-steps.ts).
+ */
+export function migrate(
+  db: Database,
+  text: string = schemaText,
+  steps: MigrationSteps = MIGRATION_STEPS,
+): void {
   const row = db.query<{ user_version: number }, []>("PRAGMA user_version").get();
   const current = row?.user_version ?? 0;
   const migrations = parseMigrations(text);
@@ -40,6 +49,7 @@ export function migrate(db: Database, text: string = schemaText): void {
   for (const migration of migrations.slice(current)) {
     db.transaction(() => {
       db.exec(migration.sql);
+      steps[migration.version]?.(db);
       db.exec(`PRAGMA user_version = ${migration.version}`);
     }).immediate();
   }

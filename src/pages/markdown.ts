@@ -79,3 +79,14 @@ export function headingPathAt(headings: readonly Heading[], line: number): strin
   }
   return stack.map((heading) => heading.text);
 }
+
+/**
+ * Every heading's text, one a line: what the full-text index keeps in its `headings` column, so
+ * a word in a heading can weigh more than the same word in the text (page-index.ts search()).
+ */
+export function headingsText(text: string): string {
+  return scanHeadings(splitLines(text))
+    .map((heading) => heading.text)
+    .filter((heading) => heading !== "")
+    .join("\n");
+}

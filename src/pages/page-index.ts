@@ -5,10 +5,16 @@
  */
 import type { Database } from "bun:sqlite";
 import { unixNow } from "../lib/time.ts";
-import { headingPathAt, scanHeadings, splitLines } from "./markdown.ts";
+import { headingsText } from "./markdown.ts";
 import { MAX_PAGE_BYTES } from "./page-rules.ts";
-import { EXCERPT_SCAN_CHARS, excerptMatcher, excerptOf } from "./search-excerpt.ts";
+import {
+  EXCERPT_SCAN_CHARS,
+  excerptMatcher,
+  excerptOf,
+  type MatchingLine,
+} from "./search-excerpt.ts";
 import { describeQuery, ftsExpression, parseSearchQuery } from "./search-query.ts";
+import { BM25_RANK, boostedScore, RERANK_DEPTH } from "./search-rank.ts";
 
 export interface PageRecord {
   path: string;
@@ -47,10 +53,14 @@ function rowToPage(row: PageRow): PageRecord {
 export interface SearchHit {
   path: string;
   title: string;
+  /** The page's text around the best match, whitespace collapsed; nothing added. */
   snippet: string;
-  /** 1-based lines that contain a query term (at most 5). */
-  lines: number[];
-  /** The headings enclosing the best matching line, outermost first (empty: none). */
+  /** Lines that contain a query term (at most 5, headings among them), with their text. */
+  lines: MatchingLine[];
+  /**
+   * The headings enclosing the best matching line, outermost first, ending with that line when
+   * it is a heading (empty: none).
+   */
   headingPath: string[];
   /** The page's revision, so a hit can feed an edit directly. */
   revision: string;
@@ -59,6 +69,8 @@ export interface SearchHit {
 
 export interface SearchResult {
   hits: SearchHit[];
+  /** How many pages of the wiki match in all (hits holds the best `limit` of them). */
+  total: number;
   /**
    * Set when the query held syntax we do not offer (parentheses, column filters, NEAR, an
    * unbalanced quote, a stray operator), which was searched as plain words or ignored.
@@ -195,13 +207,16 @@ export class PageIndex {
       revision: page.revision,
       changed: page.changedAt,
       author: page.author,
+      headings: headingsText(page.body),
     };
     let id: number;
     if (existing === null) {
       const inserted = this.db
         .query<{ id: number }, typeof params>(
-          `INSERT INTO pages (wiki_id, path, path_folded, title, size, revision, changed_at, author)
-           VALUES ($wiki, $path, $folded, $title, $size, $revision, $changed, $author) RETURNING id`,
+          `INSERT INTO pages
+             (wiki_id, path, path_folded, title, size, revision, changed_at, author, headings)
+           VALUES ($wiki, $path, $folded, $title, $size, $revision, $changed, $author, $headings)
+           RETURNING id`,
         )
         .get(params);
       if (inserted === null) throw new Error("INSERT … RETURNING gave no row");
@@ -211,7 +226,7 @@ export class PageIndex {
       this.db
         .query(
           `UPDATE pages SET title = $title, size = $size, revision = $revision,
-           changed_at = $changed, author = $author WHERE id = $id`,
+           changed_at = $changed, author = $author, headings = $headings WHERE id = $id`,
         )
         .run({
           id,
@@ -220,12 +235,15 @@ export class PageIndex {
           revision: page.revision,
           changed: page.changedAt,
           author: page.author,
+          headings: params.headings,
         });
       this.db.query("DELETE FROM pages_fts WHERE rowid = ?").run(id);
     }
     this.db
-      .query("INSERT INTO pages_fts (rowid, wiki, path, title, body) VALUES (?, ?, ?, ?, ?)")
-      .run(id, ftsWikiToken(wikiId), page.path, page.title, page.body);
+      .query(
+        "INSERT INTO pages_fts (rowid, wiki, path, title, headings, body) VALUES (?, ?, ?, ?, ?, ?)",
+      )
+      .run(id, ftsWikiToken(wikiId), page.path, page.title, params.headings, page.body);
   }
 
   remove(wikiId: number, path: string): void {
@@ -249,6 +267,22 @@ export class PageIndex {
   }
 
   /**
+   * Pages matching an FTS5 expression that names its wiki's token. Only asked when the ranking
+   * filled its depth: a count walks every match again (~0.6 ms per 200 here). The MATCH alone
+   * confines it, as the token is ours, never the user's, and every pages_fts row has its pages
+   * row (both are written in one transaction).
+   */
+  private countMatches(match: string): number {
+    return (
+      this.db
+        .query<{ n: number }, [string]>(
+          "SELECT count(*) AS n FROM pages_fts WHERE pages_fts MATCH ?",
+        )
+        .get(match)?.n ?? 0
+    );
+  }
+
+  /**
    * Full-text search confined to one wiki, in the language of search-query.ts. The user's terms
    * reach FTS5 only as quoted strings, and the wiki is enforced twice: by its token in the
    * MATCH (so FTS5 walks only this wiki's documents) and by `p.wiki_id` in SQL.
@@ -261,25 +295,40 @@ export class PageIndex {
       interpretedQuery: describeQuery(query),
       truncated: query.truncated,
     };
-    if (expression === null) return { hits: [], ...result };
-    const match = `wiki : "${ftsWikiToken(wikiId)}" AND {path title body} : (${expression})`;
+    if (expression === null) return { hits: [], total: 0, ...result };
+    const match = `wiki : "${ftsWikiToken(wikiId)}" AND {path title headings body} : (${expression})`;
+    const depth = Math.max(limit, RERANK_DEPTH);
     // CROSS JOIN keeps FTS5 as the outer loop. Only rank columns are read here: a column such as
-    // the body would be produced for every match before the sort, not just for the top `limit`.
+    // the body would be produced for every match before the sort, not just for the top `limit`
+    // (pages.headings is small, and needed for the boost).
     const ranked = this.db
       .query<
-        { id: number; path: string; title: string; revision: string; size: number; score: number },
+        {
+          id: number;
+          path: string;
+          title: string;
+          revision: string;
+          size: number;
+          headings: string;
+          score: number;
+        },
         [string, number, number]
       >(
-        `SELECT p.id, p.path, p.title, p.revision, p.size, bm25(pages_fts, 0, 5, 10, 1) AS score
+        `SELECT p.id, p.path, p.title, p.revision, p.size, p.headings, ${BM25_RANK} AS score
          FROM pages_fts CROSS JOIN pages p ON p.id = pages_fts.rowid
          WHERE pages_fts MATCH ? AND p.wiki_id = ? ORDER BY score LIMIT ?`,
       )
-      .all(match, wikiId, limit);
+      .all(match, wikiId, depth);
+    const matcher = excerptMatcher(query);
+    const reranked = ranked
+      // bm25() is lower for better matches; hits carry it negated, higher is better.
+      .map((row) => ({ row, score: boostedScore(-row.score, matcher, row.title, row.headings) }))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, limit);
     const head = this.db.query<{ head: string }, [number, number]>(
       "SELECT substr(body, 1, ?) AS head FROM pages_fts WHERE rowid = ?",
     );
-    const matcher = excerptMatcher(query);
-    const hits = ranked.map((row): SearchHit => {
+    const hits = reranked.map(({ row, score }): SearchHit => {
       const text =
         row.size <= MAX_EXCERPT_SOURCE_BYTES
           ? (head.get(EXCERPT_SCAN_CHARS, row.id)?.head ?? "")
@@ -293,13 +342,14 @@ export class PageIndex {
         revision: row.revision,
         snippet: excerpt.snippet,
         lines: excerpt.lines,
-        headingPath:
-          excerpt.best === null
-            ? []
-            : headingPathAt(scanHeadings(splitLines(text).slice(0, excerpt.best)), excerpt.best),
-        score: -row.score,
+        headingPath: excerpt.headingPath,
+        score,
       };
     });
-    return { hits, ...result };
+    return {
+      hits,
+      total: ranked.length < depth ? ranked.length : this.countMatches(match),
+      ...result,
+    };
   }
 }

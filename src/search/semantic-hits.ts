@@ -121,8 +121,9 @@ async function fulltextRanking(
 }
 
 function linesOf(fulltext: SearchHit): { lineStart: number | null; lineEnd: number | null } {
-  if (fulltext.lines.length === 0) return { lineStart: null, lineEnd: null };
-  return { lineStart: Math.min(...fulltext.lines), lineEnd: Math.max(...fulltext.lines) };
+  const lines = fulltext.lines.map((line) => line.line);
+  if (lines.length === 0) return { lineStart: null, lineEnd: null };
+  return { lineStart: Math.min(...lines), lineEnd: Math.max(...lines) };
 }
 
 /**

@@ -47,6 +47,8 @@ How this wiki is kept. Every agent that writes here should follow it.
    \`semantic_search\` finds pages by meaning: describe the topic in your own words when you
    do not know how the wiki phrases it (its default mode also ranks exact word matches).
    \`search\` is full text: use it for exact names, terms, phrases and \`OR\` / \`NOT\` queries.
+   Words in titles and headings rank first; each hit lists its matching lines with their exact
+   text, and \`total\` / \`more_available\` say when more pages match than you were given.
    \`grep_notes\` lists the exact lines that contain a text, ready to quote in \`edit_note\`;
    \`read_note\` with \`section\` reads one section of a long page.
 2. Read the page you are changing and pass its \`revision\` as \`expected_revision\`, so you

@@ -1,0 +1,47 @@
+import { describe, expect, test } from "bun:test";
+import { excerptMatcher } from "./search-excerpt.ts";
+import { parseSearchQuery } from "./search-query.ts";
+import { boostedScore, nameMatch } from "./search-rank.ts";
+
+const matcher = (query: string) => {
+  const made = excerptMatcher(parseSearchQuery(query));
+  if (made === null) throw new Error(`no words in ${query}`);
+  return made;
+};
+
+describe("how exactly a title or heading names the query", () => {
+  test("1 for exactly the query's words, in any case and word form", () => {
+    expect(nameMatch(matcher("Results"), "Results")).toBe(1);
+    expect(nameMatch(matcher("results"), "RESULT")).toBe(1);
+    expect(nameMatch(matcher("learning rate"), "Rate, learning")).toBe(1);
+  });
+
+  test("less for a longer heading, and for a heading holding fewer of the query's words", () => {
+    expect(nameMatch(matcher("Results"), "Results so far")).toBeCloseTo(1 / 3);
+    expect(nameMatch(matcher("Results"), "Early results (62 hours of follows)")).toBeCloseTo(1 / 6);
+    expect(nameMatch(matcher("learning rate results"), "Results")).toBeCloseTo(1 / 3);
+  });
+
+  test("0 without a query word, and for an empty heading", () => {
+    expect(nameMatch(matcher("Results"), "Setup")).toBe(0);
+    expect(nameMatch(matcher("Results"), "")).toBe(0);
+    expect(nameMatch(matcher("Results"), "—")).toBe(0);
+  });
+});
+
+describe("the boosted score", () => {
+  test("an exact section heading raises the score by half, an exact title doubles it", () => {
+    const results = matcher("Results");
+    expect(boostedScore(2, results, "Run 42", "Run 42\nSetup\nResults")).toBe(3);
+    expect(boostedScore(2, results, "Results", "Results\nSetup")).toBe(4);
+    expect(boostedScore(2, results, "Run 42", "Run 42\nSetup")).toBe(2);
+  });
+
+  test("the title's own heading line does not count again as a section", () => {
+    expect(boostedScore(2, matcher("Decision log"), "Decision log", "Decision log")).toBe(4);
+  });
+
+  test("no words to match (an empty query): the BM25 score as it is", () => {
+    expect(boostedScore(2, null, "Results", "Results")).toBe(2);
+  });
+});
