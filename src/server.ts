@@ -148,6 +148,8 @@ export async function startServer(
       writes_in_flight: gate.activeCount,
       // Counts only: /health is public, and the slugs of live wikis would name private ones.
       wiki_processes: poolCounts(pool.snapshot()),
+      wiki_launcher:
+        zygote === null ? { kind: "gunicorn" } : { kind: "zygote", state: zygote.state() },
       repo_maintenance: pages.maintenance.status(),
       search: searchHealth(semanticSearch),
       disk: disk.health(),

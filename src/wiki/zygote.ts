@@ -127,6 +127,7 @@ type ZygoteProcess = ReturnType<typeof spawnZygote>;
 interface Running {
   process: ZygoteProcess;
   ready: Promise<void>;
+  isReady: boolean;
   startedAt: number;
   children: Map<number, ZygoteChild>;
   /** Forks asked for and not yet reported, by socket. */
@@ -150,6 +151,12 @@ export class Zygote {
 
   get pid(): number | null {
     return this.running?.process.pid ?? null;
+  }
+
+  /** For /health: whether a wiki started now would only wait for its own fork. */
+  state(): "starting" | "ready" | "down" {
+    if (this.running === null) return "down";
+    return this.running.isReady ? "ready" : "starting";
   }
 
   /** Starts the zygote now (e.g. at server start), so the first wiki does not wait for it. */
@@ -260,6 +267,7 @@ export class Zygote {
     let markFailed: (error: Error) => void = () => {};
     const running: Running = {
       process,
+      isReady: false,
       ready: new Promise<void>((resolve, reject) => {
         markReady = resolve;
         markFailed = reject;
@@ -278,6 +286,7 @@ export class Zygote {
     void this.readEvents(running, (event) => {
       if (event.event === "zygote-ready") {
         clearTimeout(timer);
+        running.isReady = true;
         markReady();
       } else this.onEvent(running, event);
     });

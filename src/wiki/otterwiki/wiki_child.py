@@ -20,6 +20,8 @@ import sys
 import traceback
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
+import warm_cache
+
 PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15
 PR_SET_CHILD_SUBREAPER = 36
@@ -115,6 +117,8 @@ def _serve(server):
         finally:
             server.shutdown_request(connection)
             _busy = False
+        # After the answer is out: what this process compiled for its first pages, for the next.
+        warm_cache.flush()
 
 
 def _open_log(path):
@@ -176,6 +180,7 @@ def _run(request, inherited_fds):
     os.environ.clear()
     os.environ.update(request["env"])
     gc.enable()
+    warm_cache.forked()
 
     import wikibot_wsgi
 

@@ -29,6 +29,7 @@ import signal
 import sys
 import time
 
+import warm_cache
 import wiki_child
 
 # Heavy third-party modules Otterwiki imports, and the otterwiki modules that do not import
@@ -115,13 +116,49 @@ def _defer_url_builders():
         def build(bound_rule, *args, **kwargs):
             nonlocal compiled
             if compiled is None:
-                compiled = compile_builder(bound_rule, append_unknown).__get__(bound_rule, None)
+                try:
+                    key = warm_cache.builder_key(bound_rule, append_unknown)
+                except Exception:
+                    key = None
+                function = None if key is None else warm_cache.cached_builder(key)
+                if function is None:
+                    function = compile_builder(bound_rule, append_unknown)
+                    if key is not None:
+                        warm_cache.remember_builder(key, function)
+                compiled = function.__get__(bound_rule, None)
             return compiled(*args, **kwargs)
 
         return build
 
     lazy_compile_builder._wikibot_lazy = True
     Rule._compile_builder = lazy_compile_builder
+
+
+def _warm_routing():
+    """Werkzeug's matcher compiles each rule part's regular expression on the first request
+    (`re.compile`, whose cache the children inherit). Otterwiki's routes are plain strings in
+    views.py, so a throwaway map of the same rules compiles the same patterns here, without
+    importing views (which imports otterwiki.server).
+    """
+    import pathlib
+    import re
+
+    import otterwiki
+    from werkzeug.routing import Map, Rule
+
+    views = pathlib.Path(otterwiki.__file__).with_name("views.py")
+    try:
+        routes = sorted(set(re.findall(r'@app\.route\(\s*"([^"]+)"', views.read_text())))
+    except OSError:
+        return
+    url_map = Map([Rule(route, endpoint=f"route{index}") for index, route in enumerate(routes)])
+    adapter = url_map.bind("localhost")
+    for path in ("/", "/Home", "/Home/edit", "/Home/a/file.png", "/-/changelog", "/static/x.css"):
+        try:
+            adapter.match(path)
+        except Exception:
+            # 404s and redirects are fine: the patterns on the way were compiled.
+            pass
 
 
 def _preload():
@@ -137,6 +174,7 @@ def _preload():
         # Every child would carry this wiki-less app and its settings; refuse to serve.
         raise RuntimeError("otterwiki.server was imported into the zygote")
     _defer_url_builders()
+    _warm_routing()
     from pygments.lexers import get_lexer_by_name
     from otterwiki.renderer import render
 
@@ -185,8 +223,9 @@ class _Zygote:
         if request.get("op") != "spawn":
             print(f"zygote: unknown request {request!r}", file=sys.stderr)
             return
-        # Collected garbage since the freeze would otherwise be copied into, and dirtied by,
-        # every child; freezing again keeps the child's pages shared.
+        warm_cache.refresh()
+        # Objects made since the last freeze (the line above, the request) would be collected
+        # in, and so copied into, every child; freezing them again keeps the pages shared.
         gc.freeze()
         pid = os.fork()
         if pid == 0:
@@ -259,7 +298,9 @@ def main():
     wiki_child.prctl(wiki_child.PR_SET_CHILD_SUBREAPER, 1)
     # Python's docs: disable early, freeze right before fork, enable early in the child.
     gc.disable()
+    warm_cache.install(os.path.join(run_dir, "warm-cache"))
     _preload()
+    warm_cache.refresh()
     gc.freeze()
     zygote = _Zygote(run_dir)
     try:
