@@ -93,7 +93,8 @@ const MIB_IN_KIB = 1024;
 function otterwikiPids(runDir: string): number[] {
   const pids: number[] = [];
   for (const name of readdirSync(runDir)) {
-    if (!name.endsWith(".pid")) continue;
+    // Only Otterwiki's: the server keeps pid files of its own here too.
+    if (!/^ow-\d+\.sock\.pid$/.test(name) && name !== "zygote.pid") continue;
     const pid = Number(readFileSync(join(runDir, name), "utf8").trim());
     if (!Number.isInteger(pid) || pid <= 1) continue;
     pids.push(pid);
