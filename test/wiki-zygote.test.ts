@@ -6,10 +6,18 @@
  * `admin doctor` rely on name each child's socket.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { repoDir } from "../src/wikis/wiki-paths.ts";
-import { addUser, startTestServer, type TestServer } from "./support/server.ts";
+import {
+  addUser,
+  makeDataDir,
+  runAdmin,
+  startTestServer,
+  type TestServer,
+  testDid,
+} from "./support/server.ts";
+import { spawnServer } from "./support/server-process.ts";
 import { type SignedIn, signIn } from "./support/session.ts";
 
 // Starts real processes (server, zygote, git, Otterwiki); 5 s is too short on a busy 2-core box.
@@ -68,6 +76,30 @@ function alive(pid: number): boolean {
 
 function commandLine(pid: number): string[] {
   return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+}
+
+/** Whether `text` is anywhere in the process's writable memory (/proc/<pid>/mem, as its owner). */
+function memoryHolds(pid: number, text: string): boolean {
+  const needle = Buffer.from(text);
+  const mem = openSync(`/proc/${pid}/mem`, "r");
+  try {
+    for (const line of readFileSync(`/proc/${pid}/maps`, "utf8").split("\n")) {
+      const [range = "", perms = ""] = line.split(" ");
+      if (!perms.startsWith("rw")) continue;
+      const [start = 0, end = 0] = range.split("-").map((hex) => Number.parseInt(hex, 16));
+      const chunk = Buffer.alloc(end - start);
+      let read = 0;
+      try {
+        read = readSync(mem, chunk, 0, chunk.length, start);
+      } catch {
+        continue; // e.g. [vvar]: not readable through mem
+      }
+      if (chunk.subarray(0, read).includes(needle)) return true;
+    }
+    return false;
+  } finally {
+    closeSync(mem);
+  }
 }
 
 async function until(condition: () => boolean): Promise<void> {
@@ -143,6 +175,13 @@ describe("two wikis forked from one zygote stay apart", () => {
     const secretOf = (slug: string) => /^SECRET_KEY = (.*)$/m.exec(settings(slug))?.[1];
     expect(secretOf("alpha")).toBeString();
     expect(secretOf("alpha")).not.toBe(secretOf("beta"));
+    // Nor its memory, which every later child inherits: not even freed, a secret never went in.
+    for (const slug of ["alpha", "beta"]) {
+      const secret = secretOf(slug)?.slice(1, -1) ?? "";
+      expect(secret.length).toBeGreaterThanOrEqual(16);
+      expect(memoryHolds(zygote, secret)).toBe(false);
+      expect(memoryHolds(pidOf(slug), secret)).toBe(true);
+    }
     expect(settings("beta")).toContain(repoDir(t.dataDir, "beta"));
     expect(settings("beta")).not.toContain(repoDir(t.dataDir, "alpha"));
   });
@@ -258,5 +297,67 @@ describe("shutdown", () => {
     expect(alive(zygote)).toBe(false);
     expect(existsSync(socket)).toBe(false);
     expect(existsSync(join(t.dataDir, "run", "zygote.pid"))).toBe(false);
+  });
+});
+
+describe("a server killed outright", () => {
+  /** Processes whose command line names this data dir's run folder (children and zygote). */
+  function otterwikisOf(runDir: string): number[] {
+    return readdirSync("/proc")
+      .filter((entry) => /^\d+$/.test(entry))
+      .map(Number)
+      .filter((pid) => {
+        try {
+          return alive(pid) && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(runDir);
+        } catch {
+          return false;
+        }
+      });
+  }
+
+  test("leaves no Otterwiki running, and the next start clears its sockets and pid files", async () => {
+    const dataDir = makeDataDir();
+    const runDir = join(dataDir, "run");
+    const env = { DATA_DIR: dataDir, PUBLIC_URL: "http://localhost:8080" };
+    const admin = async (...args: string[]) => {
+      const result = await runAdmin(env, args);
+      if (result.exitCode !== 0) throw new Error(result.stderr);
+    };
+    await admin(
+      "create-user",
+      "--username",
+      "kim",
+      "--did",
+      testDid(),
+      "--handle",
+      "kim.bsky.social",
+    );
+    await admin("create-wiki", "--slug", "gamma", "--owner", "kim", "--public");
+    const first = await spawnServer({ dataDir, env: { WIKI_LAUNCHER: "zygote" } });
+    expect(first.healthy).toBe(true);
+    const page = await fetch(`http://gamma.localhost:${first.port}/`);
+    expect(page.status).toBe(200);
+    await page.arrayBuffer();
+    const before = otterwikisOf(runDir);
+    expect(before.length).toBe(2); // the zygote and gamma's process
+    first.child.kill("SIGKILL");
+    await first.child.exited;
+    // The zygote reads EOF on its control pipe and ends its children, then itself.
+    await until(() => otterwikisOf(runDir).length === 0);
+    expect(readdirSync(runDir).filter((name) => name.endsWith(".pid")).length).toBeGreaterThan(0);
+
+    const second = await spawnServer({ dataDir, env: { WIKI_LAUNCHER: "zygote" } });
+    try {
+      expect(second.healthy).toBe(true);
+      const left = readdirSync(runDir).filter((name) => /^ow-\d+\.sock/.test(name));
+      expect(left).toEqual([]);
+      const again = await fetch(`http://gamma.localhost:${second.port}/`);
+      expect(again.status).toBe(200);
+      await again.arrayBuffer();
+    } finally {
+      second.child.kill("SIGTERM");
+      await second.child.exited;
+    }
+    expect(otterwikisOf(runDir)).toEqual([]);
   });
 });

@@ -11,7 +11,15 @@
  * reported ended, and it is started again. Closing its stdin (the server exiting, even killed)
  * makes it end every child and exit.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../lib/log.ts";
 import { SECOND } from "../lib/time.ts";
@@ -47,6 +55,7 @@ const TITLE_ROOM = ".".repeat(160);
 
 type ZygoteEvent =
   | { event: "zygote-ready"; pid: number }
+  | { event: "spawn-failed"; socket: string }
   | { event: "spawned"; socket: string; pid: number }
   | { event: "ready"; pid: number }
   | { event: "exit"; pid: number; code: number };
@@ -191,6 +200,10 @@ export class Zygote {
       );
     }
     const logFile = join(launch.stateDir, "otterwiki.log");
+    // The child reads (and removes) it; the zygote never holds a wiki's secret (wiki_child.py).
+    const envFile = join(launch.stateDir, "launch-env.json");
+    writeFileSync(`${envFile}.tmp`, JSON.stringify(launch.env), { mode: 0o600 });
+    renameSync(`${envFile}.tmp`, envFile);
     const pid = await new Promise<number | null>((resolve) => {
       running.forking.set(launch.socket, resolve);
       this.send(running, {
@@ -198,12 +211,15 @@ export class Zygote {
         socket: launch.socket,
         cwd: launch.wikiDir,
         log: logFile,
-        env: launch.env,
+        envFile,
         templateCache: join(this.options.runDir, "templates"),
       });
     });
     if (pid === null) {
-      throw new OtterwikiStartError("the zygote ended before it forked", readLogTail(this.logFile));
+      throw new OtterwikiStartError(
+        "the zygote could not fork (or ended first)",
+        readLogTail(this.logFile),
+      );
     }
     const child = running.children.get(pid) ?? new ZygoteChild(pid, launch.socket);
     const timeout = Bun.sleep(START_TIMEOUT).then(() => "timeout" as const);
@@ -333,6 +349,9 @@ export class Zygote {
       if (running.readyEarly.delete(event.pid)) child.markReady();
       running.forking.get(event.socket)?.(event.pid);
       running.forking.delete(event.socket);
+    } else if (event.event === "spawn-failed") {
+      running.forking.get(event.socket)?.(null);
+      running.forking.delete(event.socket);
     } else if (event.event === "ready") {
       const child = running.children.get(event.pid);
       if (child === undefined) running.readyEarly.add(event.pid);
@@ -380,6 +399,10 @@ function parseEvent(line: string): ZygoteEvent | null {
   }
   if (typeof value !== "object" || value === null) return null;
   const event = Reflect.get(value, "event");
+  if (event === "spawn-failed") {
+    const socket = Reflect.get(value, "socket");
+    return typeof socket === "string" ? { event, socket } : null;
+  }
   const pid = Reflect.get(value, "pid");
   if (typeof pid !== "number" || !Number.isInteger(pid) || pid <= 1) return null;
   if (event === "zygote-ready" || event === "ready") return { event, pid };

@@ -31,8 +31,10 @@ _modules = set()
 _code = {}
 _zygote_modules = frozenset()
 _learned = False
-# Only in a child: the zygote's own patterns (hundreds of Pygments rules) are compiled anyway,
-# and re's cache holds 512 (re._MAXCACHE), so storing them would push the children's out.
+# Only in a child, and only while it starts (imports): the zygote's own patterns (hundreds of
+# Pygments rules) are compiled anyway, and re's cache holds 512 (re._MAXCACHE). Once it serves,
+# a pattern may come from a request (a search builds one from its query): that must never
+# reach the zygote, and so another wiki's process, nor grow this file.
 _recording = False
 _compile_pattern = re.compile
 
@@ -105,6 +107,12 @@ def _read_code(name):
             _code[name] = spec.loader.get_code(name)
     except (ImportError, OSError, SyntaxError, ValueError):
         pass
+
+
+def started():
+    """In a child, once it listens: patterns from now on may carry a request's text."""
+    global _recording
+    _recording = False
 
 
 def builder_key(rule, append_unknown):

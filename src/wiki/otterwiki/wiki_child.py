@@ -107,8 +107,11 @@ _stopping = False
 def _serve(server):
     global _busy
     while not _stopping:
-        server.socket.settimeout(None)
-        connection, address = server.get_request()
+        try:
+            connection, address = server.get_request()
+        except OSError:
+            # ECONNABORTED and the like: that peer is gone, the socket still listens.
+            continue
         _busy = True
         try:
             server.finish_request(connection, address)
@@ -119,6 +122,23 @@ def _serve(server):
             _busy = False
         # After the answer is out: what this process compiled for its first pages, for the next.
         warm_cache.flush()
+
+
+def _read_environment(path):
+    """The wiki's environment, secret included, from the file the server wrote for this start.
+
+    It never passes through the zygote, whose memory every later child inherits: a request
+    line would leave the secret in freed memory there. The file goes once read; the wrapper
+    writes the settings file (0600) it feeds Otterwiki with.
+    """
+    with open(path, encoding="utf-8") as handle:
+        environment = json.load(handle)
+    os.unlink(path)
+    if not isinstance(environment, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in environment.items()
+    ):
+        raise ValueError(f"{path} is not a map of strings")
+    return environment
 
 
 def _open_log(path):
@@ -178,7 +198,7 @@ def _run(request, inherited_fds):
     _open_log(request["log"])
     os.chdir(request["cwd"])
     os.environ.clear()
-    os.environ.update(request["env"])
+    os.environ.update(_read_environment(request["envFile"]))
     gc.enable()
     warm_cache.forked()
 
@@ -192,6 +212,7 @@ def _run(request, inherited_fds):
     server = _UnixWSGIServer(socket_path, _Handler)
     _bound = True
     server.set_app(wikibot_wsgi.app)
+    warm_cache.started()
     os.write(1, (json.dumps({"event": "ready", "pid": os.getpid()}) + "\n").encode())
     # The control pipe stays the zygote's: a child holding it would hide the zygote's exit.
     os.dup2(devnull, 1)

@@ -9,9 +9,12 @@ WSGI wrapper, which writes the wiki's settings, scrubs the environment and impor
 or every child would inherit the first wiki's settings). See wiki_child.py for the child.
 
 Control channel (JSON lines): requests arrive on stdin, events leave on stdout.
-  in:  {"op": "spawn", "socket", "cwd", "log", "env": {...}}
+  in:  {"op": "spawn", "socket", "cwd", "log", "envFile", "templateCache"}
+       (the wiki's environment, with its secret, is read by the child from envFile: nothing
+       secret passes through this process, whose memory every later child inherits)
   out: {"event": "zygote-ready", "pid"}           once, after the warm-up
        {"event": "spawned", "socket", "pid"}      a child was forked for that socket
+       {"event": "spawn-failed", "socket"}        fork() failed (no memory or processes)
        {"event": "ready", "pid"}                  written by the child once it listens
        {"event": "exit", "pid", "code"}           a child ended (code < 0: killed by -code)
 EOF on stdin means the server is gone: every child is ended and the zygote exits, so a killed
@@ -227,7 +230,13 @@ class _Zygote:
         # Objects made since the last freeze (the line above, the request) would be collected
         # in, and so copied into, every child; freezing them again keeps the pages shared.
         gc.freeze()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as error:
+            # Out of memory or processes: this wiki fails to start, the others keep running.
+            print(f"zygote: fork failed: {error}", file=sys.stderr)
+            _emit({"event": "spawn-failed", "socket": request["socket"]})
+            return
         if pid == 0:
             wiki_child.run(request, self.wake_fds)  # never returns
         self.children[pid] = request["socket"]
