@@ -119,9 +119,12 @@ def _serve(server):
             traceback.print_exc()
         finally:
             server.shutdown_request(connection)
+        try:
+            # After the answer is out: what this process compiled for its first pages, for the
+            # next; still "busy", so a SIGTERM waits for the file instead of cutting it.
+            warm_cache.flush()
+        finally:
             _busy = False
-        # After the answer is out: what this process compiled for its first pages, for the next.
-        warm_cache.flush()
 
 
 def _read_environment(path):
