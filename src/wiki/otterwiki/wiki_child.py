@@ -145,7 +145,9 @@ def _read_environment(path):
 
 
 def _open_log(path):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    # Started afresh with each process, as gunicorn's was: the log cannot grow without bound,
+    # and a start that fails reports this start's lines (the server logs them).
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(fd, 2)
     os.close(fd)
 
