@@ -29,7 +29,7 @@ import { benchSessionCheck, benchSignIn, signInReport } from "./bench/sign-in.ts
 import { peakRssMiB, percentile, printTable } from "./bench/stats.ts";
 import { benchBearerChecks, benchTokenVerification, tokensReport } from "./bench/tokens.ts";
 import { benchVectorIndex, printVectorIndexFigures } from "./bench/vector-index.ts";
-import { benchWiki, wikiReport } from "./bench/wiki.ts";
+import { benchWiki, memoryPerWiki, wikiReport } from "./bench/wiki.ts";
 
 const PROJECT_DIR = resolve(import.meta.dir, "..");
 
@@ -219,28 +219,27 @@ await section(
 
 await section(
   "wiki",
-  "Browser wiki (server child process; Otterwiki page view through the proxy vs straight to its socket, interleaved)",
+  "Browser wiki (server child process, each launcher: cold first views, Otterwiki memory with 1/4/16 live wikis, page view through the proxy vs straight to its socket, interleaved)",
   async () => {
     const wiki = await benchWiki(quick);
-    printTable(wiki.rows);
-    console.log(
-      `proxy ÷ straight: p50 ${wiki.ratioP50.toFixed(2)}×, p99 ${wiki.ratioP99.toFixed(2)}× (anonymous view, target ≤ 1.15)`,
-    );
     const ms = (values: number[]) => values.map((value) => value.toFixed(0)).join(", ");
-    console.log(
-      `cold start of a wiki process (spawn → /-/healthz 200): ${ms(wiki.coldStartMs)} ms`,
-    );
-    console.log(
-      `first view of a wiki through the proxy (spawn + first render): ${ms(wiki.coldFirstViewMs)} ms`,
-    );
-    for (const entry of wiki.perProcess) {
+    for (const entry of wiki.launchers) {
+      console.log(`\n### WIKI_LAUNCHER=${entry.launcher}`);
+      printTable(entry.rows);
       console.log(
-        `live Otterwiki ${entry.wiki} (gunicorn master + worker): RSS ${entry.rssMiB.toFixed(1)} MiB, PSS ${entry.pssMiB.toFixed(1)} MiB`,
+        `proxy ÷ straight: p50 ${entry.ratioP50.toFixed(2)}×, p99 ${entry.ratioP99.toFixed(2)}× (anonymous view, target ≤ 1.15)`,
       );
+      const sorted = [...entry.coldFirstViewMs].sort((a, b) => a - b);
+      console.log(
+        `first view of a cold wiki through the proxy (${sorted.length} wikis): p50 ${percentile(sorted, 0.5).toFixed(0)} ms, p99 ${percentile(sorted, 0.99).toFixed(0)} ms (${ms(entry.coldFirstViewMs)})`,
+      );
+      for (const row of memoryPerWiki(entry.memory)) {
+        console.log(
+          `${row.live} live: Otterwiki PSS ${row.totalPssMiB.toFixed(1)} MiB${row.perAdditionalMiB === null ? "" : `, ${row.perAdditionalMiB.toFixed(1)} MiB per additional wiki`}`,
+        );
+      }
+      console.log(`server RSS ${entry.serverRssMiB.toFixed(1)} MiB`);
     }
-    console.log(
-      `4 live wikis: server ${wiki.serverRssMiB.toFixed(1)} MiB + Otterwikis = RSS ${wiki.totalRssMiB.toFixed(1)} MiB in total (PSS ${wiki.totalPssMiB.toFixed(1)} MiB)`,
-    );
     return wikiReport(wiki);
   },
 );

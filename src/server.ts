@@ -34,9 +34,10 @@ import type { PageStore } from "./pages/page-store.ts";
 import { type SemanticSearch, startSemanticSearch } from "./search/search-service.ts";
 import { COMMITTER, openStores } from "./stores.ts";
 import { createBrowserHandler } from "./wiki/browser-handler.ts";
-import { otterwikiLauncher } from "./wiki/launch.ts";
+import { otterwikiLauncher, PROJECT_DIR } from "./wiki/launch.ts";
 import { reapStaleProcesses } from "./wiki/otterwiki-process.ts";
 import { OtterwikiPool, type PoolSnapshot } from "./wiki/process-pool.ts";
+import { reapStaleZygote, Zygote } from "./wiki/zygote.ts";
 import { claimPendingGrants } from "./wikis/members.ts";
 
 // Re-exported for callers that already import the server; the light path is ./stores.ts.
@@ -81,7 +82,7 @@ export async function startServer(
     modelDir: resolve(config.modelDir),
     logger,
   });
-  const reaped = reapStaleProcesses(runDir);
+  const reaped = reapStaleProcesses(runDir) + (reapStaleZygote(runDir) ? 1 : 0);
   if (reaped > 0) logger.warn("stopped Otterwiki processes left by a previous run", { reaped });
   const startedAt = Date.now();
   let stopping = false;
@@ -105,6 +106,17 @@ export async function startServer(
   let publicUrl = config.publicUrl;
   if (config.port === 0 && config.publicUrlIsDefault)
     publicUrl = new URL(`http://localhost:${port}`);
+  const zygote =
+    config.wikiLauncher === "zygote"
+      ? new Zygote({
+          python: join(resolve(config.venvDir), "bin", "python"),
+          wrapperDir: join(PROJECT_DIR, "src", "wiki", "otterwiki"),
+          runDir,
+          logger,
+        })
+      : null;
+  // Ready before the first wiki is asked for: its first view then costs only the fork.
+  zygote?.warmUp();
   const pool = new OtterwikiPool({
     max: config.wikiProcessesMax,
     idleMs: config.wikiIdleSeconds * 1000,
@@ -119,6 +131,7 @@ export async function startServer(
       gunicorn: join(resolve(config.venvDir), "bin", "gunicorn"),
     }),
     logger,
+    start: zygote === null ? undefined : (launch) => zygote.start(launch),
   });
 
   const health = () => {
@@ -135,6 +148,8 @@ export async function startServer(
       writes_in_flight: gate.activeCount,
       // Counts only: /health is public, and the slugs of live wikis would name private ones.
       wiki_processes: poolCounts(pool.snapshot()),
+      wiki_launcher:
+        zygote === null ? { kind: "gunicorn" } : { kind: "zygote", state: zygote.state() },
       repo_maintenance: pages.maintenance.status(),
       search: searchHealth(semanticSearch),
       disk: disk.health(),
@@ -253,11 +268,12 @@ export async function startServer(
       await server.stop();
       await gate.close();
       await pool.close();
+      await zygote?.close();
       await semanticSearch.stop();
       stores.db.close();
       logger.info("stopped");
     },
-    killWikiProcessesNow: () => pool.killNow(),
+    killWikiProcessesNow: () => pool.killNow() + (zygote?.killNow() ? 1 : 0),
   };
 }
 

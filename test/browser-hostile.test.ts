@@ -299,7 +299,10 @@ describe("every browser write route keeps the page rules", () => {
   });
 });
 
-/** The pid of the wiki's gunicorn worker: the child of the master the pool started. */
+/**
+ * The pid of the process serving the wiki: with gunicorn, the worker (the master's child that
+ * carries the same `unix:` command line); forked by the zygote, the pool's process itself.
+ */
 function workerPid(): number {
   const master = t.server.wikiProcesses().processes.find((entry) => entry.wiki === "demo")?.pid;
   if (master === undefined || master === null) throw new Error("demo has no process");
@@ -308,12 +311,13 @@ function workerPid(): number {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (parent === master) return Number(entry);
+      if (parent === master && readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("unix:"))
+        return Number(entry);
     } catch {
       // The process ended while we looked.
     }
   }
-  throw new Error("no gunicorn worker");
+  return master;
 }
 
 async function until(condition: () => boolean): Promise<void> {

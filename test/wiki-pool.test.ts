@@ -55,10 +55,22 @@ async function poolHealth(): Promise<PoolHealth> {
   return t.server.wikiProcesses();
 }
 
-/** gunicorn masters this server started (their parent is us), counted from /proc. */
+/**
+ * Wiki processes this server started, counted from /proc: gunicorn masters (their parent is
+ * us) or the zygote's children (their parent is our zygote, whose title names the run folder).
+ */
 function liveMasters(): number[] {
   const runDir = join(t.dataDir, "run");
   const masters: number[] = [];
+  const ourZygote = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith(
+        `wikibot-otterwiki-zygote\0${runDir}\0`,
+      );
+    } catch {
+      return false;
+    }
+  };
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -66,7 +78,7 @@ function liveMasters(): number[] {
       if (!commandLine.includes(`unix:${runDir}/`)) continue;
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (parent === process.pid) masters.push(Number(entry));
+      if (parent === process.pid || ourZygote(parent)) masters.push(Number(entry));
     } catch {
       // The process ended while we looked.
     }

@@ -1,39 +1,45 @@
 /**
- * The browser wiki against the real server (`bun src/main.ts` as a child process): page views
- * through our proxy next to the same request sent straight to the same Otterwiki socket,
- * interleaved in one run so drift hits both; the cold start of a wiki process; memory per live
- * Otterwiki (master + worker, RSS and PSS) and in total with 4 live wikis.
+ * The browser wiki against the real server (`bun src/main.ts` as a child process), once per
+ * launcher (WIKI_LAUNCHER zygote and gunicorn) in the same run: the first view of cold wikis
+ * through the proxy (the wiki's process started by that request, the server already up); the
+ * Otterwiki memory (PSS, zygote included) with 1, 4 and 16 live wikis; page views through our
+ * proxy next to the same request sent straight to the wiki's socket, interleaved in one run so
+ * drift hits both.
  */
 
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SessionService } from "../../src/auth/session/session.ts";
 import { SessionStore } from "../../src/auth/session/session-store.ts";
 import { completeSignIn } from "../../src/auth/session/sign-in.ts";
-import { loadSecrets } from "../../src/config/keys.ts";
+import type { WikiLauncher } from "../../src/config/config.ts";
 import { COMMITTER, openStores } from "../../src/stores.ts";
 import { ANONYMOUS_EMAIL } from "../../src/wiki/identity.ts";
-import { otterwikiLauncher } from "../../src/wiki/launch.ts";
-import { OtterwikiProcess } from "../../src/wiki/otterwiki-process.ts";
 import { createWiki } from "../../src/wikis/wiki-service.ts";
 import { type ServerProcess, spawnServer } from "../../test/support/server-process.ts";
 import { figure, type SectionFigures, summaryTable, table } from "./report.ts";
 import { percentile, type Summary } from "./stats.ts";
 
-const SLUGS = ["wiki-one", "wiki-two", "wiki-three", "wiki-four"];
+const LAUNCHERS: readonly WikiLauncher[] = ["zygote", "gunicorn"];
+/** Live-wiki counts at which the memory is read. */
+const MEMORY_AT = [1, 4, 16];
 const PAGE = "Field Notes";
 
-export interface WikiBenchResult {
+export interface LauncherResult {
+  launcher: WikiLauncher;
   rows: Summary[];
   ratioP50: number;
   ratioP99: number;
-  coldStartMs: number[];
+  /** First view of each cold wiki through the proxy, in order. */
   coldFirstViewMs: number[];
-  perProcess: { wiki: string; rssMiB: number; pssMiB: number }[];
+  /** Otterwiki PSS/RSS in total (zygote, or masters + workers) with `live` wikis live. */
+  memory: { live: number; pssMiB: number; rssMiB: number }[];
   serverRssMiB: number;
-  totalRssMiB: number;
-  totalPssMiB: number;
+}
+
+export interface WikiBenchResult {
+  launchers: LauncherResult[];
 }
 
 function pageText(): string {
@@ -79,9 +85,50 @@ function childrenOf(pid: number): number[] {
 
 const MIB_IN_KIB = 1024;
 
+/**
+ * Every Otterwiki process of the server: the zygote (run/zygote.pid) and each wiki's process
+ * (run/ow-*.sock.pid), with a gunicorn master's worker (its child carrying the same `unix:`
+ * title); git helpers are left out for both launchers alike.
+ */
+function otterwikiPids(runDir: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync(runDir)) {
+    // Only Otterwiki's: the server keeps pid files of its own here too.
+    if (!/^ow-\d+\.sock\.pid$/.test(name) && name !== "zygote.pid") continue;
+    const pid = Number(readFileSync(join(runDir, name), "utf8").trim());
+    if (!Number.isInteger(pid) || pid <= 1) continue;
+    pids.push(pid);
+    if (name === "zygote.pid") continue;
+    for (const child of childrenOf(pid)) {
+      try {
+        if (readFileSync(`/proc/${child}/cmdline`, "utf8").includes("unix:")) pids.push(child);
+      } catch {
+        // Gone while we looked.
+      }
+    }
+  }
+  return pids;
+}
+
+function otterwikiMemory(runDir: string, live: number) {
+  const pids = otterwikiPids(runDir);
+  const sum = (file: "status" | "smaps_rollup", field: string) =>
+    pids.reduce((total, pid) => total + procField(pid, file, field), 0) / MIB_IN_KIB;
+  return { live, pssMiB: sum("smaps_rollup", "Pss"), rssMiB: sum("status", "VmRSS") };
+}
+
 export async function benchWiki(quick: boolean): Promise<WikiBenchResult> {
+  const launchers: LauncherResult[] = [];
+  for (const launcher of LAUNCHERS) launchers.push(await benchLauncher(launcher, quick));
+  return { launchers };
+}
+
+async function benchLauncher(launcher: WikiLauncher, quick: boolean): Promise<LauncherResult> {
   const dataDir = mkdtempSync(join(tmpdir(), "wikibot-bench-wiki-"));
+  const runDir = join(dataDir, "run");
   const stores = openStores(dataDir);
+  const coldStarts = quick ? 4 : 20;
+  const memoryAt = MEMORY_AT.filter((live) => live <= coldStarts);
   let server: ServerProcess["child"] | null = null;
   try {
     const owner = stores.users.create({
@@ -93,10 +140,10 @@ export async function benchWiki(quick: boolean): Promise<WikiBenchResult> {
     const port = 20000 + Math.floor(Math.random() * 20000);
     const publicUrl = new URL(`http://localhost:${port}`);
     const wikis = [];
-    for (const slug of SLUGS) {
+    for (let index = 1; index <= coldStarts; index++) {
       const { wiki } = await createWiki(
         { ...stores, dataDir, publicUrl, committer: COMMITTER },
-        { slug, ownerUsername: owner.username, isPublic: true, tier: "free" },
+        { slug: `wiki-${index}`, ownerUsername: owner.username, isPublic: true, tier: "free" },
       );
       await stores.pages.write(wiki, {
         path: PAGE,
@@ -106,58 +153,50 @@ export async function benchWiki(quick: boolean): Promise<WikiBenchResult> {
       });
       wikis.push(wiki);
     }
-    const secrets = loadSecrets(dataDir);
-    const launchFor = otterwikiLauncher({
-      dataDir,
-      runDir: join(dataDir, "run"),
-      secrets,
-      committer: COMMITTER,
-      publicUrl,
-      logLevel: "error",
-    });
-
-    // Cold start of one wiki process: spawn to /-/healthz 200, on its own socket.
-    const coldStartMs: number[] = [];
-    const lastWiki = wikis[wikis.length - 1];
-    if (lastWiki === undefined) throw new Error("no wiki");
-    for (let run = 0; run < (quick ? 2 : 5); run++) {
-      const launch = { ...launchFor(lastWiki), socket: join(dataDir, `cold-${run}.sock`) };
-      const started = performance.now();
-      const cold = await OtterwikiProcess.start(launch);
-      coldStartMs.push(performance.now() - started);
-      await cold.stop();
-    }
 
     const spawned = await spawnServer({
       dataDir,
       port,
-      env: { PUBLIC_URL: publicUrl.origin, LOG_LEVEL: "error", WIKI_PROCESSES_MAX: "8" },
+      env: {
+        PUBLIC_URL: publicUrl.origin,
+        LOG_LEVEL: "error",
+        WIKI_LAUNCHER: launcher,
+        WIKI_PROCESSES_MAX: String(coldStarts),
+      },
     });
     server = spawned.child;
     if (!spawned.healthy) throw new Error("the server did not answer /health");
+    // The server is up and (zygote) its launcher ready: what a visitor to a cold wiki meets.
+    for (let poll = 0; poll < 1200; poll++) {
+      const health: unknown = await (await fetch(`http://127.0.0.1:${port}/health`)).json();
+      const state = JSON.stringify(health);
+      if (launcher === "gunicorn" || state.includes('"state":"ready"')) break;
+      await Bun.sleep(50);
+    }
     const pageUrl = (slug: string) => `http://${slug}.localhost:${port}/${encodeURI(PAGE)}`;
 
-    // First view of each wiki through the proxy: spawn + first render.
     const coldFirstViewMs: number[] = [];
-    for (const slug of SLUGS) {
+    const memory: LauncherResult["memory"] = [];
+    for (const wiki of wikis) {
       const started = performance.now();
-      const response = await fetch(pageUrl(slug));
+      const response = await fetch(pageUrl(wiki.slug));
       await response.arrayBuffer();
       if (response.status !== 200)
-        throw new Error(`${slug}: first view answered ${response.status}`);
+        throw new Error(`${wiki.slug}: first view answered ${response.status}`);
       coldFirstViewMs.push(performance.now() - started);
+      if (memoryAt.includes(coldFirstViewMs.length))
+        memory.push(otterwikiMemory(runDir, coldFirstViewMs.length));
     }
 
     // A signed-in editor, made exactly as the login does, with the wiki host's own session.
     const sessions = new SessionService(new SessionStore(stores.db));
     const signedIn = completeSignIn({ sessions, wikis: stores.wikis, publicUrl }, owner.id, null);
     const apexCookie = signedIn.headers.getSetCookie()[0]?.split(";")[0] ?? "";
-    const wikiCookie = await handshake(pageUrl(SLUGS[0] ?? ""), apexCookie);
-
-    const slug = SLUGS[0] ?? "";
     const wiki = wikis[0];
     if (wiki === undefined) throw new Error("no wiki");
-    const socket = join(dataDir, "run", `ow-${wiki.id}.sock`);
+    const slug = wiki.slug;
+    const wikiCookie = await handshake(pageUrl(slug), apexCookie);
+    const socket = join(runDir, `ow-${wiki.id}.sock`);
     const direct = () =>
       fetch(pageUrl(slug), {
         unix: socket,
@@ -200,37 +239,31 @@ export async function benchWiki(quick: boolean): Promise<WikiBenchResult> {
       }
     }
     const rows = [
-      summarize("page view straight to the Otterwiki socket", latencies.direct, elapsed.direct),
-      summarize("page view through the proxy (anonymous)", latencies.proxied, elapsed.proxied),
-      summarize("page view through the proxy (signed in)", latencies.signedIn, elapsed.signedIn),
+      summarize(
+        `${launcher}: page view straight to the Otterwiki socket`,
+        latencies.direct,
+        elapsed.direct,
+      ),
+      summarize(
+        `${launcher}: page view through the proxy (anonymous)`,
+        latencies.proxied,
+        elapsed.proxied,
+      ),
+      summarize(
+        `${launcher}: page view through the proxy (signed in)`,
+        latencies.signedIn,
+        elapsed.signedIn,
+      ),
     ];
-
-    // Memory with the 4 wikis live.
-    // /health names no wiki (it is public); each live process left `<socket>.pid` in run/.
-    const processes = wikis.flatMap((wiki) => {
-      const pidFile = `${join(dataDir, "run", `ow-${wiki.id}.sock`)}.pid`;
-      if (!existsSync(pidFile)) return [];
-      return [{ wiki: wiki.slug, pid: Number(readFileSync(pidFile, "utf8").trim()) }];
-    });
-    const perProcess = processes.map((entry) => {
-      const pids = [entry.pid, ...childrenOf(entry.pid)];
-      const rss = pids.reduce((sum, pid) => sum + procField(pid, "status", "VmRSS"), 0);
-      const pss = pids.reduce((sum, pid) => sum + procField(pid, "smaps_rollup", "Pss"), 0);
-      return { wiki: entry.wiki, rssMiB: rss / MIB_IN_KIB, pssMiB: pss / MIB_IN_KIB };
-    });
-    const serverRssMiB = procField(server.pid, "status", "VmRSS") / MIB_IN_KIB;
-    const serverPssMiB = procField(server.pid, "smaps_rollup", "Pss") / MIB_IN_KIB;
     const [directSummary, proxiedSummary] = rows;
     return {
+      launcher,
       rows,
       ratioP50: (proxiedSummary?.p50 ?? 0) / (directSummary?.p50 ?? 1),
       ratioP99: (proxiedSummary?.p99 ?? 0) / (directSummary?.p99 ?? 1),
-      coldStartMs,
       coldFirstViewMs,
-      perProcess,
-      serverRssMiB,
-      totalRssMiB: serverRssMiB + perProcess.reduce((sum, entry) => sum + entry.rssMiB, 0),
-      totalPssMiB: serverPssMiB + perProcess.reduce((sum, entry) => sum + entry.pssMiB, 0),
+      memory,
+      serverRssMiB: procField(server.pid, "status", "VmRSS") / MIB_IN_KIB,
     };
   } finally {
     server?.kill("SIGTERM");
@@ -240,52 +273,104 @@ export async function benchWiki(quick: boolean): Promise<WikiBenchResult> {
   }
 }
 
-/** The report's figures: the proxy against Otterwiki's own socket, cold starts and memory. */
+/** PSS of the first live wiki (the zygote included) and of each one added after it. */
+export function memoryPerWiki(memory: LauncherResult["memory"]) {
+  const first = memory.find((entry) => entry.live === 1);
+  return memory.map((entry) => ({
+    live: entry.live,
+    totalPssMiB: entry.pssMiB,
+    perAdditionalMiB:
+      first === undefined || entry.live === 1
+        ? null
+        : (entry.pssMiB - first.pssMiB) / (entry.live - 1),
+  }));
+}
+
+function sortedPercentile(values: number[], at: number): number {
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    at,
+  );
+}
+
+/** The report's figures: both launchers side by side, the zygote against gunicorn. */
 export function wikiReport(result: WikiBenchResult): SectionFigures {
-  const [direct, proxied, signedIn] = result.rows;
-  const median = (values: number[]) =>
-    percentile(
-      [...values].sort((a, b) => a - b),
-      0.5,
-    );
-  const against = (row: Summary | undefined, at: "p50" | "p99", target?: string) =>
-    row === undefined || direct === undefined
-      ? []
-      : [
-          figure(`${row.name} ${at}`, row[at], "ms", {
+  const gunicorn = result.launchers.find((entry) => entry.launcher === "gunicorn");
+  const figures: SectionFigures["figures"] = [];
+  for (const entry of result.launchers) {
+    const [direct, proxied] = entry.rows;
+    const isZygote = entry.launcher === "zygote";
+    for (const at of ["p50", "p99"] as const) {
+      if (direct !== undefined && proxied !== undefined)
+        figures.push(
+          figure(`${proxied.name} ${at}`, proxied[at], "ms", {
             reference: { name: `${direct.name} ${at}`, value: direct[at] },
-            target,
+            target: "ratio ≤ 1.15",
           }),
-        ];
+        );
+    }
+    const reference = isZygote ? gunicorn : undefined;
+    for (const at of [0.5, 0.99]) {
+      const label = at === 0.5 ? "p50" : "p99";
+      figures.push(
+        figure(
+          `${entry.launcher}: first view of a cold wiki through the proxy, ${label} of ${entry.coldFirstViewMs.length}`,
+          sortedPercentile(entry.coldFirstViewMs, at),
+          "ms",
+          {
+            reference:
+              reference === undefined
+                ? undefined
+                : {
+                    name: `gunicorn: first view of a cold wiki, ${label}`,
+                    value: sortedPercentile(reference.coldFirstViewMs, at),
+                  },
+            target: isZygote && at === 0.5 ? "≤ 150 ms" : undefined,
+          },
+        ),
+      );
+    }
+    for (const row of memoryPerWiki(entry.memory)) {
+      if (row.live === 1)
+        figures.push(
+          figure(`${entry.launcher}: Otterwiki PSS with 1 live wiki`, row.totalPssMiB, "MiB"),
+        );
+      else
+        figures.push(
+          figure(
+            `${entry.launcher}: PSS of each additional live wiki (1 → ${row.live})`,
+            row.perAdditionalMiB ?? Number.NaN,
+            "MiB",
+            { target: isZygote ? "≤ 35 MiB" : undefined },
+          ),
+        );
+    }
+  }
   return {
-    figures: [
-      ...against(proxied, "p50", "ratio ≤ 1.15"),
-      ...against(proxied, "p99", "ratio ≤ 1.15"),
-      ...against(signedIn, "p50"),
-      figure(
-        "cold start of a wiki process (spawn → /-/healthz 200), median",
-        median(result.coldStartMs),
-        "ms",
-      ),
-      figure(
-        "first view through the proxy (spawn + first render), median",
-        median(result.coldFirstViewMs),
-        "ms",
-      ),
-      figure("server RSS with 4 live wikis", result.serverRssMiB, "MiB"),
-      figure("server + 4 Otterwikis, RSS", result.totalRssMiB, "MiB"),
-      figure("server + 4 Otterwikis, PSS", result.totalPssMiB, "MiB"),
-    ],
+    figures,
     tables: [
-      summaryTable(result.rows),
+      summaryTable(result.launchers.flatMap((entry) => entry.rows)),
       table(
-        ["live Otterwiki (gunicorn master + worker)", "RSS MiB", "PSS MiB"],
-        result.perProcess.map((entry) => [entry.wiki, entry.rssMiB, entry.pssMiB]),
+        [
+          "launcher, live wikis",
+          "Otterwiki PSS MiB",
+          "Otterwiki RSS MiB",
+          "PSS per additional wiki MiB",
+        ],
+        result.launchers.flatMap((entry) =>
+          memoryPerWiki(entry.memory).map((row, index) => [
+            `${entry.launcher}, ${row.live}`,
+            row.totalPssMiB,
+            entry.memory[index]?.rssMiB ?? "—",
+            row.perAdditionalMiB ?? "—",
+          ]),
+        ),
       ),
     ],
-    notes: [
-      `cold starts: ${result.coldStartMs.map((ms) => ms.toFixed(0)).join(", ")} ms; first views: ${result.coldFirstViewMs.map((ms) => ms.toFixed(0)).join(", ")} ms`,
-    ],
+    notes: result.launchers.map(
+      (entry) =>
+        `${entry.launcher}: first views ${entry.coldFirstViewMs.map((ms) => ms.toFixed(0)).join(", ")} ms; server RSS ${entry.serverRssMiB.toFixed(1)} MiB; proxy ÷ straight p50 ${entry.ratioP50.toFixed(2)}×, p99 ${entry.ratioP99.toFixed(2)}×`,
+    ),
   };
 }
 

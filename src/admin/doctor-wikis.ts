@@ -13,6 +13,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { GitError, runGit } from "../repo/git.ts";
+import { ZYGOTE_TITLE } from "../wiki/zygote.ts";
 import { repoDir } from "../wikis/wiki-paths.ts";
 import { messageOf, type Problem } from "./doctor-checks.ts";
 
@@ -66,9 +67,11 @@ function fsckReason(stdout: string, stderr: string, exitCode: number): string {
 
 /**
  * Sockets nothing listens on, pid files of processes that are gone, and Otterwiki processes
- * whose server is gone. Each Otterwiki's command line names its socket (`--bind unix:…`), so
- * /proc finds them even without a pid file; a master's parent is the server (bun), a worker's
- * is its master. Anything else was re-parented when the server died without stopping it.
+ * whose server is gone. Each Otterwiki's command line names its socket (gunicorn's `--bind
+ * unix:…`, or the title a zygote's child sets), so /proc finds them even without a pid file; a
+ * master's or the zygote's parent is the server (bun), a worker's is its master, a child's is
+ * the zygote (titled with the run folder). Anything else was re-parented when the server died
+ * without stopping it.
  */
 export async function checkProcesses(dataDir: string): Promise<Problem[]> {
   const runDir = join(dataDir, "run");
@@ -131,7 +134,8 @@ function orphanedOtterwikis(runDir: string): ProcessInfo[] {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
     const argv = readProc(pid, "cmdline")?.split("\0") ?? [];
-    const bind = argv.find((arg) => arg.startsWith(marker));
+    const isZygote = argv[0] === ZYGOTE_TITLE && argv[1] === runDir;
+    const bind = isZygote ? `unix:${runDir} (zygote)` : argv.find((arg) => arg.startsWith(marker));
     const stat = readProc(pid, "stat");
     if (bind === undefined || stat === null) continue;
     // Fields after the command name, which is in parentheses and may itself hold ") ".

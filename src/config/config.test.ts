@@ -15,6 +15,18 @@ describe("readConfig", () => {
     expect(config.venvDir).toBe(join(import.meta.dir, "..", "..", ".venv"));
   });
 
+  test("wiki processes: the zygote by default with 24 live; gunicorn defaults to 8; both settable", () => {
+    expect(readConfig({})).toMatchObject({ wikiLauncher: "zygote", wikiProcessesMax: 24 });
+    expect(readConfig({ WIKI_LAUNCHER: "gunicorn" })).toMatchObject({
+      wikiLauncher: "gunicorn",
+      wikiProcessesMax: 8,
+    });
+    expect(readConfig({ WIKI_LAUNCHER: " Zygote ", WIKI_PROCESSES_MAX: "3" })).toMatchObject({
+      wikiLauncher: "zygote",
+      wikiProcessesMax: 3,
+    });
+  });
+
   test("the disk warning threshold and the virtualenv can be set", () => {
     const config = readConfig({ DISK_WARN_PERCENT: "1", VENV_DIR: "/opt/otterwiki-venv" });
     expect(config.diskWarnPercent).toBe(1);
@@ -30,6 +42,7 @@ describe("readConfig", () => {
     ["WIKI_PROCESSES_MAX", "0", "WIKI_PROCESSES_MAX"],
     ["WIKI_PROCESSES_MAX", "-3", "WIKI_PROCESSES_MAX"],
     ["LOG_LEVEL", "loud", "LOG_LEVEL"],
+    ["WIKI_LAUNCHER", "uwsgi", "WIKI_LAUNCHER"],
     ["DISK_WARN_PERCENT", "0", "DISK_WARN_PERCENT"],
     ["DISK_WARN_PERCENT", "101", "DISK_WARN_PERCENT"],
     ["DISK_WARN_PERCENT", "80%", "DISK_WARN_PERCENT"],

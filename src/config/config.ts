@@ -10,6 +10,7 @@ export class ConfigError extends Error {
 }
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
+export type WikiLauncher = "zygote" | "gunicorn";
 
 export interface Config {
   /** TCP port to listen on; 0 picks a free port (tests). */
@@ -24,6 +25,11 @@ export interface Config {
   readonly venvDir: string;
   /** /health and the log warn once DATA_DIR's filesystem is at least this full (percent used). */
   readonly diskWarnPercent: number;
+  /**
+   * How wiki processes start (WIKI_LAUNCHER): `zygote` forks each from one pre-loaded Python
+   * process (fast, ~30 MiB each); `gunicorn` runs a gunicorn per wiki, as before (~75 MiB each).
+   */
+  readonly wikiLauncher: WikiLauncher;
   readonly wikiProcessesMax: number;
   readonly wikiIdleSeconds: number;
   readonly logLevel: LogLevel;
@@ -84,6 +90,13 @@ export const DEFAULT_PLAN_LIMITS: PlanLimits = Object.freeze({
 });
 
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+const WIKI_LAUNCHERS: readonly WikiLauncher[] = ["zygote", "gunicorn"];
+/**
+ * Live wikis at once by default: what a 2 GB VPS holds next to the server, the search worker
+ * and the OS with room to spare (~800 MiB for Otterwiki): the zygote (~70 MiB) plus ~30 MiB
+ * per wiki, or ~75–100 MiB per gunicorn (bench/REPORT.md).
+ */
+const DEFAULT_WIKI_PROCESSES_MAX: Record<WikiLauncher, number> = { zygote: 24, gunicorn: 8 };
 const DEFAULT_VENV_DIR = resolve(import.meta.dir, "..", "..", ".venv");
 const MIB = 1024 * 1024;
 
@@ -142,6 +155,14 @@ export function readConfig(env: Env): Config {
   const dataDir = env.DATA_DIR && env.DATA_DIR !== "" ? env.DATA_DIR : "./data";
   const maxPackBytes = readInteger(env, "GIT_MAX_PACK_BYTES", 100 * MIB, 1024, 10 * 1024 * MIB);
   const allowLoopbackHttp = readBoolean(env, "ATPROTO_ALLOW_LOOPBACK_HTTP");
+  const wikiLauncher = WIKI_LAUNCHERS.find(
+    (launcher) => launcher === (env.WIKI_LAUNCHER || "zygote").trim().toLowerCase(),
+  );
+  if (wikiLauncher === undefined) {
+    throw new ConfigError(
+      `WIKI_LAUNCHER="${env.WIKI_LAUNCHER}" is not valid: expected one of ${WIKI_LAUNCHERS.join(", ")}`,
+    );
+  }
   return Object.freeze({
     port: readInteger(env, "PORT", 8080, 0, 65535),
     publicUrl,
@@ -150,7 +171,14 @@ export function readConfig(env: Env): Config {
     modelDir: env.MODEL_DIR && env.MODEL_DIR !== "" ? env.MODEL_DIR : `${dataDir}/models`,
     venvDir: env.VENV_DIR && env.VENV_DIR !== "" ? env.VENV_DIR : DEFAULT_VENV_DIR,
     diskWarnPercent: readInteger(env, "DISK_WARN_PERCENT", 80, 1, 100),
-    wikiProcessesMax: readInteger(env, "WIKI_PROCESSES_MAX", 8, 1, 10_000),
+    wikiLauncher,
+    wikiProcessesMax: readInteger(
+      env,
+      "WIKI_PROCESSES_MAX",
+      DEFAULT_WIKI_PROCESSES_MAX[wikiLauncher],
+      1,
+      10_000,
+    ),
     wikiIdleSeconds: readInteger(env, "WIKI_IDLE_SECONDS", 600, 1, 7 * 24 * 3600),
     logLevel,
     maxBodyBytes: readInteger(env, "MAX_BODY_BYTES", 4 * MIB, 1024, 1024 * MIB),

@@ -62,7 +62,7 @@ import {
 } from "./write-checks.ts";
 
 export interface BrowserHandlerDeps {
-  pool: Pick<OtterwikiPool, "acquire" | "stop">;
+  pool: Pick<OtterwikiPool, "acquire" | "stop"> & Partial<Pick<OtterwikiPool, "prewarm">>;
   pages: PageStore;
   users: Pick<UserStore, "findById">;
   wikis: WikiStore;
@@ -159,16 +159,21 @@ export function createBrowserHandler(deps: BrowserHandlerDeps) {
         );
       }
       // Ask the apex first: the visitor may be signed in there already.
-      if (navigation)
+      if (navigation) {
+        // A member comes back within a few redirects; a stranger to a private wiki starts nothing.
+        if (wiki.isPublic) deps.pool.prewarm?.(wiki);
         return bounceThroughApex(deps, wiki, returnPath, {
           login: false,
           extraCookies: visitor.cookies,
         });
+      }
       if (request.method === "GET" || request.method === "HEAD")
         return redirect(signInUrl(deps.publicUrl, `${origin}${returnPath}`), visitor.cookies);
       throw new BrowserError(401, "Please sign in", "This wiki is private.");
     }
     if (visitor.user === null && navigation && readCookie(request, "checked", policy) === null) {
+      // The reader is back after the bounce; the wiki's process starts meanwhile.
+      deps.pool.prewarm?.(wiki);
       return bounceThroughApex(deps, wiki, returnPath, {
         login: false,
         extraCookies: visitor.cookies,

@@ -172,11 +172,11 @@ export class OtterwikiProcess {
   }
 }
 
-function pidFileOf(socket: string): string {
+export function pidFileOf(socket: string): string {
   return `${socket}.pid`;
 }
 
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
+export function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
   } catch {
@@ -184,7 +184,7 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-function readLogTail(file: string): string {
+export function readLogTail(file: string): string {
   try {
     return readFileSync(file, "utf8").split("\n").slice(-20).join("\n");
   } catch {

@@ -92,6 +92,25 @@ describe("the process pool", () => {
     await p.close();
   });
 
+  test("prewarm starts a wiki's process once, holds no lease, and the next request uses it", async () => {
+    const { pool: p, started, holdStarts, releaseStarts } = pool();
+    holdStarts();
+    p.prewarm(wiki(1));
+    p.prewarm(wiki(1));
+    const request = p.acquire(wiki(1));
+    releaseStarts();
+    const lease = await request;
+    expect(started.length).toBe(1);
+    expect(lease.pid).toBe(started[0]?.pid ?? -1);
+    lease.release();
+    expect(p.snapshot().processes).toEqual([
+      expect.objectContaining({ wiki: "wiki-1", state: "ready", in_flight: 0 }),
+    ]);
+    await p.close();
+    p.prewarm(wiki(2));
+    expect(started.length).toBe(1);
+  });
+
   test("at most `max` live: the least recently used idle process is stopped for a new one", async () => {
     const { pool: p, started } = pool({ max: 2 });
     (await p.acquire(wiki(1))).release();
