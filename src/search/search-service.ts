@@ -71,6 +71,14 @@ export interface SemanticSearchOptions {
   stopTimeoutMs?: number;
 }
 
+/**
+ * How long stop() waits for the worker's batch in hand. Well inside main.ts's 30 s shutdown
+ * deadline, which also covers writes in flight and the Otterwikis: a worker still loading its
+ * model on a loaded machine took the whole 30 s, and the server then exited 1 at the deadline.
+ * Cutting a batch loses nothing (its pages stay queued; search-crash-windows.test.ts).
+ */
+const STOP_TIMEOUT_MS = 10_000;
+
 /** The file naming the process whose worker drains the queue (the admin CLI looks at it). */
 export function searchWorkerPidFile(dataDir: string): string {
   return join(dataDir, "run", "search-worker.pid");
@@ -318,7 +326,7 @@ class WorkerSemanticSearch implements SemanticSearch {
       this.post({ type: "stop" });
       let timer: Timer | undefined;
       const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.options.stopTimeoutMs ?? 30_000);
+        timer = setTimeout(resolve, this.options.stopTimeoutMs ?? STOP_TIMEOUT_MS);
       });
       // A worker that already exited (or exits meanwhile) has nothing left to finish.
       await Promise.race([finished, this.worker.exited, timeout]);
