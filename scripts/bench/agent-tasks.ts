@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { callTool, textOf } from "../../test/support/mcp.ts";
 import { type ServerProcess, spawnServer } from "../../test/support/server-process.ts";
 import { withBenchFixture } from "./fixtures.ts";
 import { figure, type SectionFigures, table } from "./report.ts";
@@ -89,25 +90,12 @@ class Agent {
   constructor(private readonly client: Client) {}
 
   async call(step: Step): Promise<Record<string, unknown>> {
-    const result = CallToolResultOf(
-      await this.client.callTool({ name: step.tool, arguments: step.args }),
-    );
+    const result = await callTool(this.client, step.tool, step.args);
     this.tally.calls += 1;
     this.tally.bytes += resultBytes(result);
-    if (result.isError === true) {
-      const text = result.content.find((block) => block.type === "text");
-      throw new Error(`${step.tool} failed: ${text?.type === "text" ? text.text : "?"}`);
-    }
-    const structured = result.structuredContent;
-    return typeof structured === "object" && structured !== null ? { ...structured } : {};
+    if (result.isError === true) throw new Error(`${step.tool} failed: ${textOf(result)}`);
+    return result.structuredContent ?? {};
   }
-}
-
-function CallToolResultOf(value: unknown): CallToolResult {
-  if (typeof value !== "object" || value === null || !("content" in value)) {
-    throw new Error("a tool call answered without content");
-  }
-  return value as CallToolResult; // checked above: the SDK's result union without task results
 }
 
 const hitsOf = (result: Record<string, unknown>): Record<string, unknown>[] =>
@@ -144,10 +132,17 @@ export interface AgentTaskRow {
   after: Tally;
 }
 
+/** The wiki's head when the run began: "what changed since" starts there. */
+interface Start {
+  revision: string;
+}
+
 type Task = {
   name: string;
-  before: (agent: Agent, colleague: Agent) => Promise<void>;
-  after: (agent: Agent, colleague: Agent) => Promise<void>;
+  before: (agent: Agent, colleague: Agent, start: Start) => Promise<void>;
+  after: (agent: Agent, colleague: Agent, start: Start) => Promise<void>;
+  /** Puts back what `before` changed, so `after` meets the same wiki. */
+  reset?: (agent: Agent) => Promise<void>;
 };
 
 const TASKS: Task[] = [
@@ -202,14 +197,15 @@ const TASKS: Task[] = [
         },
       });
     },
+    reset: restoreStale,
   },
   {
     name: "see what changed since a revision, and one diff",
-    async before(agent) {
-      await whatChanged(agent);
+    async before(agent, _colleague, start) {
+      await whatChanged(agent, start);
     },
-    async after(agent) {
-      await whatChanged(agent);
+    async after(agent, _colleague, start) {
+      await whatChanged(agent, start);
     },
   },
   {
@@ -252,18 +248,16 @@ const TASKS: Task[] = [
   },
 ];
 
-let sinceRevision = "";
-
-async function whatChanged(agent: Agent): Promise<void> {
+async function whatChanged(agent: Agent, start: Start): Promise<void> {
   const changes = await agent.call({
     tool: "recent_changes",
-    args: { since: sinceRevision },
+    args: { since: start.revision },
   });
   const commits = Array.isArray(changes.commits) ? changes.commits : [];
   const first = commits.find((commit) => typeof commit === "object" && commit !== null);
   const pages = first === undefined ? [] : Reflect.get(first, "pages");
   const path = Array.isArray(pages) && typeof pages[0] === "string" ? pages[0] : STALE_PAGE;
-  await agent.call({ tool: "diff", args: { path, from_revision: sinceRevision } });
+  await agent.call({ tool: "diff", args: { path, from_revision: start.revision } });
 }
 
 async function undo(agent: Agent, colleague: Agent, path: string): Promise<void> {
@@ -332,21 +326,15 @@ export async function benchAgentTasks(): Promise<AgentTasksResult> {
     const colleagueClient = await connect("bench-colleague");
     const setup = new Agent(agentClient);
     const head = await setup.call({ tool: "recent_changes", args: { limit: 1 } });
-    sinceRevision = String(head.head);
+    const start: Start = { revision: String(head.head) };
     const rows: AgentTaskRow[] = [];
     for (const task of TASKS) {
       const before = new Agent(agentClient);
       const after = new Agent(agentClient);
       const colleague = new Agent(colleagueClient);
-      if (task.name.startsWith("find and fix")) {
-        // Each run fixes the sentence; put it back so both runs find the same page.
-        await task.before(before, colleague);
-        await restoreStale(setup);
-        await task.after(after, colleague);
-      } else {
-        await task.before(before, colleague);
-        await task.after(after, colleague);
-      }
+      await task.before(before, colleague, start);
+      await task.reset?.(setup);
+      await task.after(after, colleague, start);
       rows.push({ task: task.name, before: before.tally, after: after.tally });
     }
     return { rows };

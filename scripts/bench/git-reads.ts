@@ -17,7 +17,7 @@ import { readHead } from "../../src/repo/repository.ts";
 import { COMMITTER, openStores } from "../../src/stores.ts";
 import { historyStream, withBenchFixture } from "./fixtures.ts";
 import { figure, type SectionFigures, summaryTable } from "./report.ts";
-import { percentile, type Summary } from "./stats.ts";
+import { type Summary, summarize } from "./stats.ts";
 
 const WORDS = ["otter", "kelp", "urchin", "river", "tool", "rock", "den", "pup", "fish", "crab"];
 
@@ -43,18 +43,6 @@ export interface GitReadsBenchResult {
   commits: number;
   phases: Phase[];
   rssMiB: number;
-}
-
-function summarize(name: string, latencies: number[]): Summary {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const total = latencies.reduce((sum, value) => sum + value, 0) / 1000;
-  return {
-    name,
-    count: latencies.length,
-    perSecond: latencies.length / total,
-    p50: percentile(sorted, 0.5),
-    p99: percentile(sorted, 0.99),
-  };
 }
 
 /** Calls `inProcess(i)` and `cli(i)` alternately; their answers must be equal. */

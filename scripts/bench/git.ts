@@ -16,7 +16,7 @@ import { runGit } from "../../src/repo/git.ts";
 import { readHead } from "../../src/repo/repository.ts";
 import { type ServerProcess, spawnServer } from "../../test/support/server-process.ts";
 import { historyStream, withBenchFixture } from "./fixtures.ts";
-import { percentile, type Summary } from "./stats.ts";
+import { percentile, type Summary, summarize } from "./stats.ts";
 
 const PAGES = 2000;
 const COMMITS = 5000;
@@ -71,18 +71,6 @@ function gitClient(home: string) {
     });
     const [stderr, exitCode] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
     if (exitCode !== 0) throw new Error(`git ${args.join(" ")} failed: ${stderr}`);
-  };
-}
-
-function summarize(name: string, latencies: number[]): Summary {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const total = latencies.reduce((sum, value) => sum + value, 0) / 1000;
-  return {
-    name,
-    count: latencies.length,
-    perSecond: latencies.length / total,
-    p50: percentile(sorted, 0.5),
-    p99: percentile(sorted, 0.99),
   };
 }
 

@@ -11,7 +11,7 @@ import { MAX_PAGE_BYTES } from "../../src/pages/page-rules.ts";
 import { type ServerProcess, spawnServer } from "../../test/support/server-process.ts";
 import { withBenchFixture } from "./fixtures.ts";
 import { figure, type SectionFigures, summaryTable } from "./report.ts";
-import { percentile, type Summary } from "./stats.ts";
+import { type Summary, summarize } from "./stats.ts";
 
 const PAGES = 2000;
 const WORDS = ["otter", "kelp", "urchin", "river", "tool", "rock", "den", "pup", "fish", "crab"];
@@ -48,17 +48,6 @@ function prepareWikis(dataDir: string): Promise<{ token: string }> {
     });
     return { token: fixture.token(bench, "read") };
   });
-}
-
-function summarize(name: string, latencies: number[], seconds: number): Summary {
-  latencies.sort((a, b) => a - b);
-  return {
-    name,
-    count: latencies.length,
-    perSecond: latencies.length / seconds,
-    p50: percentile(latencies, 0.5),
-    p99: percentile(latencies, 0.99),
-  };
 }
 
 /** `total` GETs spread over `concurrency` loops, each one request at a time. */
@@ -114,10 +103,12 @@ export async function benchSearch(quick: boolean): Promise<{ rows: Summary[] }> 
     const searches = quick ? 200 : 2000;
     for (const concurrency of [1, 8]) {
       const run = await load(concurrency, searches, benchSearchUrl, auth);
-      rows.push(summarize(`search, ${PAGES} pages  c=${concurrency}`, run.latencies, run.seconds));
+      rows.push(
+        summarize(`search, ${PAGES} pages  c=${concurrency}`, run.latencies, run.seconds * 1000),
+      );
     }
     const idle = await load(1, quick ? 100 : 500, () => health, {});
-    rows.push(summarize(HEALTH_IDLE, idle.latencies, idle.seconds));
+    rows.push(summarize(HEALTH_IDLE, idle.latencies, idle.seconds * 1000));
 
     // 8 searches over the page at the limit at all times, and /health polled meanwhile.
     let searching = true;
@@ -140,8 +131,8 @@ export async function benchSearch(quick: boolean): Promise<{ rows: Summary[] }> 
     }
     const healthSeconds = (performance.now() - healthStarted) / 1000;
     const big = await bigSearches;
-    rows.push(summarize("search over a 1 MB page  c=8", big.latencies, big.seconds));
-    rows.push(summarize(HEALTH_DURING, healthLatencies, healthSeconds));
+    rows.push(summarize("search over a 1 MB page  c=8", big.latencies, big.seconds * 1000));
+    rows.push(summarize(HEALTH_DURING, healthLatencies, healthSeconds * 1000));
     return { rows };
   } finally {
     if (server !== null) {

@@ -14,6 +14,25 @@ export function percentile(sortedMs: readonly number[], fraction: number): numbe
   return sortedMs[Math.max(0, index)] ?? 0;
 }
 
+/**
+ * The summary of `latencies` (ms): throughput over `elapsedMs`, or over their sum when the
+ * calls ran one after another.
+ */
+export function summarize(
+  name: string,
+  latencies: readonly number[],
+  elapsedMs = latencies.reduce((sum, value) => sum + value, 0),
+): Summary {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    name,
+    count: latencies.length,
+    perSecond: latencies.length / (elapsedMs / 1000),
+    p50: percentile(sorted, 0.5),
+    p99: percentile(sorted, 0.99),
+  };
+}
+
 /** Runs `operation` `count` times one after another and summarises the latencies. */
 export async function measure(
   name: string,

@@ -19,7 +19,7 @@ import { ANONYMOUS_EMAIL } from "../../src/wiki/identity.ts";
 import { createWiki } from "../../src/wikis/wiki-service.ts";
 import { type ServerProcess, spawnServer } from "../../test/support/server-process.ts";
 import { figure, type SectionFigures, summaryTable, table } from "./report.ts";
-import { percentile, type Summary } from "./stats.ts";
+import { percentile, type Summary, summarize } from "./stats.ts";
 
 const LAUNCHERS: readonly WikiLauncher[] = ["zygote", "gunicorn"];
 /** Live-wiki counts at which the memory is read. */
@@ -46,17 +46,6 @@ function pageText(): string {
   const paragraph =
     "Otters were counted at the river mouth at dawn; kelp cover, urchin density and the tide are noted with each count. [[Home]]\n\n";
   return `# ${PAGE}\n\n## Method\n\n${paragraph.repeat(12)}## Counts\n\n| day | otters |\n|---|---|\n${Array.from({ length: 20 }, (_, day) => `| ${day + 1} | ${(day * 7) % 13} |`).join("\n")}\n`;
-}
-
-function summarize(name: string, latencies: number[], elapsedMs: number): Summary {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  return {
-    name,
-    count: latencies.length,
-    perSecond: latencies.length / (elapsedMs / 1000),
-    p50: percentile(sorted, 0.5),
-    p99: percentile(sorted, 0.99),
-  };
 }
 
 function procField(pid: number, file: "status" | "smaps_rollup", field: string): number {

@@ -4,7 +4,7 @@ import { decideAccess } from "../auth/access-decision.ts";
 import { summarizeCommit } from "../pages/commit-summary.ts";
 import { PageError } from "../pages/page-error.ts";
 import type { ChangeContext, WriteResult } from "../pages/page-store.ts";
-import { describeLineChange, toWriteResultWire, writeResultWire } from "../pages/write-wire.ts";
+import { describeLineChange, writeResultWire } from "../pages/write-wire.ts";
 import type { CommitInfo } from "../repo/objects.ts";
 import type { ToolContext } from "./tool-context.ts";
 import { ToolError } from "./tool-error.ts";
@@ -153,8 +153,4 @@ export function describeWrite(result: WriteResult): string {
   const change = describeLineChange(result);
   if (result.created) return `Created "${result.path}" at revision ${result.revision} (${change}).`;
   return `Updated "${result.path}": revision ${result.previousRevision} → ${result.revision} (${change}).`;
-}
-
-export function writeResultStructured(result: WriteResult): Record<string, unknown> {
-  return toWriteResultWire(result);
 }

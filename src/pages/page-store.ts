@@ -391,6 +391,7 @@ export class PageStore {
         if (retitled !== null) movedContent = retitled;
       }
       const rewritten: { path: string; content: string }[] = [];
+      let ownLinksRewritten = false;
       let grown = Buffer.byteLength(movedContent, "utf8") - Buffer.byteLength(current.body, "utf8");
       if (input.updateLinks === true) {
         for (const page of this.index.allBodies(wiki.id)) {
@@ -398,8 +399,10 @@ export class PageStore {
           const content = rewriteLinks(body, from, to, attachments.length > 0);
           if (content === body) continue;
           grown += Buffer.byteLength(content, "utf8") - Buffer.byteLength(body, "utf8");
-          if (page.path === from) movedContent = content;
-          else rewritten.push({ path: page.path, content });
+          if (page.path === from) {
+            movedContent = content;
+            ownLinksRewritten = true;
+          } else rewritten.push({ path: page.path, content });
         }
       }
       // Rewritten links can lengthen pages (an oversized page has no indexed text to rewrite).
@@ -439,10 +442,7 @@ export class PageStore {
           : { remove: from, upserts: [{ path: to, content: movedContent }, ...rewritten] },
       );
       const linksUpdatedIn = rewritten.map((page) => page.path);
-      const ownLinks =
-        input.updateLinks === true &&
-        rewriteLinks(current.body, from, to, attachments.length > 0) !== current.body;
-      if (ownLinks) linksUpdatedIn.unshift(to);
+      if (ownLinksRewritten) linksUpdatedIn.unshift(to);
       return { from, to, revision, linksUpdatedIn, attachmentsMoved: attachments, titleUpdated };
     });
   }

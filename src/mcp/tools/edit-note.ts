@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import type { PageEdit } from "../../pages/page-edit.ts";
-import { describeLineChange } from "../../pages/write-wire.ts";
+import { describeLineChange, toWriteResultWire } from "../../pages/write-wire.ts";
 import { defineTool } from "../tool-context.ts";
 import { ToolError } from "../tool-error.ts";
 import {
@@ -16,7 +16,6 @@ import {
   trimDiff,
   withConflictExplained,
   writeResultOutput,
-  writeResultStructured,
 } from "../tool-format.ts";
 
 export const editNote = defineTool({
@@ -148,7 +147,7 @@ export const editNote = defineTool({
     return {
       text: summary,
       structured: {
-        ...writeResultStructured(result),
+        ...toWriteResultWire(result),
         ...(diff === null ? {} : { diff: diff.text, diff_truncated: diff.truncated }),
       },
     };

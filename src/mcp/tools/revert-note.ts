@@ -1,5 +1,6 @@
 /** revert_note: sets a page back to its text at an earlier revision, as a new commit. */
 import { z } from "zod";
+import { toWriteResultWire } from "../../pages/write-wire.ts";
 import { defineTool } from "../tool-context.ts";
 import {
   describeWrite,
@@ -10,7 +11,6 @@ import {
   revisionField,
   withConflictExplained,
   writeResultOutput,
-  writeResultStructured,
 } from "../tool-format.ts";
 
 export const revertNote = defineTool({
@@ -46,7 +46,7 @@ export const revertNote = defineTool({
     );
     return {
       text: `${describeWrite(result)} (restored from ${input.revision})`,
-      structured: { ...writeResultStructured(result), restored_from: input.revision },
+      structured: { ...toWriteResultWire(result), restored_from: input.revision },
     };
   },
 });

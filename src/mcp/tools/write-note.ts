@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { PageError } from "../../pages/page-error.ts";
+import { toWriteResultWire } from "../../pages/write-wire.ts";
 import { defineTool } from "../tool-context.ts";
 import { ToolError } from "../tool-error.ts";
 import {
@@ -14,7 +15,6 @@ import {
   requireWriter,
   withConflictExplained,
   writeResultOutput,
-  writeResultStructured,
 } from "../tool-format.ts";
 
 export const writeNote = defineTool({
@@ -92,6 +92,6 @@ export const writeNote = defineTool({
         () => write(expected === "new" ? null : expected.toLowerCase()),
       );
     }
-    return { text: describeWrite(result), structured: writeResultStructured(result) };
+    return { text: describeWrite(result), structured: toWriteResultWire(result) };
   },
 });
