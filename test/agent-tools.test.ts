@@ -183,6 +183,28 @@ describe("edit_note", () => {
   });
 });
 
+describe("hostile sizes", () => {
+  test("an insert that would pass the page size limit is refused and changes nothing", async () => {
+    const base = structuredOf(
+      await callTool(agent, "write_note", { path: "Small", content: "# Small\n\n## A\n\nx\n" }),
+    );
+    const huge = await callTool(agent, "edit_note", {
+      path: "Small",
+      insert: { heading: "A", position: "after", text: "y".repeat(1_100_000) },
+    });
+    expect(huge.isError).toBe(true);
+    expect(textOf(huge)).toContain("too_large");
+    expect(structuredOf(await callTool(agent, "read_note", { path: "Small" })).revision).toBe(
+      base.revision,
+    );
+    const tooMany = await callTool(agent, "edit_note", {
+      path: "Small",
+      edits: [{ old_text: "x", new_text: "z", expected_replacements: 10_001 }],
+    });
+    expect(tooMany.isError).toBe(true);
+  });
+});
+
 describe("read_note", () => {
   test("max_chars ends on a whole line and says where to continue", async () => {
     const lines = Array.from({ length: 100 }, (_, index) => `line ${index + 1} ${"x".repeat(40)}`);

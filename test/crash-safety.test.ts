@@ -9,7 +9,8 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { gitText, runGit } from "../src/repo/git.ts";
 import { openStores } from "../src/stores.ts";
-import { makeDataDir, PROJECT_DIR, runAdmin, testDid } from "./support/server.ts";
+import { runAndKill } from "./support/kill-loop.ts";
+import { makeDataDir, runAdmin, testDid } from "./support/server.ts";
 
 // Starts real processes (writers, git), up to 20 of them on a loaded machine (2 cores).
 setDefaultTimeout(300_000);
@@ -24,43 +25,21 @@ interface Ack {
   content?: string;
 }
 
-async function runAndKill(round: number, killAfterMs: number): Promise<Ack[]> {
-  const child = Bun.spawn(
-    ["bun", join(PROJECT_DIR, "test/support/crash-writer.ts"), dataDir, "crashy", String(round)],
-    {
-      stdout: "pipe",
-      stderr: "pipe",
-    },
-  );
-  const acks: Ack[] = [];
-  let buffered = "";
-  let markReady = () => {};
-  const ready = new Promise<void>((resolve) => {
-    markReady = resolve;
-  });
-  const reader = (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of child.stdout) {
-      buffered += decoder.decode(chunk, { stream: true });
-      let newline = buffered.indexOf("\n");
-      while (newline !== -1) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        if (line === "ready") markReady();
-        if (line.startsWith("ack ")) acks.push(JSON.parse(line.slice(4)));
-        newline = buffered.indexOf("\n");
-      }
-    }
-    markReady();
-  })();
+/** One round of the writer, killed `killAfterMs` in; its acknowledged writes. */
+async function runRound(round: number, killAfterMs: number): Promise<Ack[]> {
   // Round 0 kills during start-up and recovery; the others time the kill from the writer's
   // first write, so a slow start on a loaded machine does not swallow the whole round.
-  if (round > 0) await Promise.race([ready, Bun.sleep(30_000)]);
-  await Bun.sleep(killAfterMs);
-  child.kill("SIGKILL");
-  await child.exited;
-  await reader;
-  return acks;
+  const acks = await runAndKill(
+    "test/support/crash-writer.ts",
+    [dataDir, "crashy", String(round)],
+    killAfterMs,
+    round === 0,
+  );
+  return acks.filter(isAck);
+}
+
+function isAck(value: unknown): value is Ack {
+  return typeof value === "object" && value !== null && "op" in value && "revision" in value;
 }
 
 test("a writer killed with SIGKILL at random points loses no acknowledged write", async () => {
@@ -88,7 +67,7 @@ test("a writer killed with SIGKILL at random points loses no acknowledged write"
   for (let round = 0; round < 7 || (acks.length <= 20 && round < 20); round++) {
     // Early kills land in start-up and recovery; later ones mid-write.
     const killAfter = round === 0 ? 60 : 250 + Math.floor(Math.random() * 900);
-    acks.push(...(await runAndKill(round, killAfter)));
+    acks.push(...(await runRound(round, killAfter)));
   }
   expect(acks.length).toBeGreaterThan(20);
 
