@@ -256,3 +256,39 @@ describe("insert before or after a section", () => {
     ).toContain("use edits, append or prepend instead");
   });
 });
+
+describe("hostile growth", () => {
+  function tooLarge(content: string, edit: PageEdit, maxLength: number): string {
+    try {
+      applyPageEdit(content, edit, maxLength);
+    } catch (error) {
+      if (error instanceof PageError && error.code === "too_large") return error.message;
+      throw error;
+    }
+    throw new Error("the edit was expected to be refused as too large");
+  }
+
+  test("chained replace_all edits that multiply the page are refused before the text is built", () => {
+    const steps = Array.from({ length: 10 }, () => ({
+      oldText: "e",
+      newText: "eeeeeeeeee",
+      replaceAll: true,
+    }));
+    const message = tooLarge(
+      "e".repeat(100_000),
+      { kind: "replace", replacements: steps },
+      1_000_000,
+    );
+    expect(message).toContain("edit 2: replacing 1000000 matches");
+  });
+
+  test("expected_replacements is held to the same size limit", () => {
+    const edit: PageEdit = {
+      kind: "replace",
+      replacements: [{ oldText: "e", newText: "e".repeat(100), expectedCount: 20_000 }],
+    };
+    expect(tooLarge("e".repeat(20_000), edit, 1_000_000)).toContain(
+      "edit 1: replacing 20000 matches",
+    );
+  });
+});

@@ -29,6 +29,9 @@ export interface PageWithBody extends PageRecord {
   body: string;
 }
 
+/** The columns a PageRow reads: not `headings`, which only search's re-ranking needs. */
+const PAGE_COLUMNS = "id, path, title, size, revision, changed_at, author";
+
 interface PageRow {
   id: number;
   path: string;
@@ -96,7 +99,8 @@ export class PageIndex {
   get(wikiId: number, path: string): PageWithBody | null {
     const row = this.db
       .query<PageRow & { body: string }, [number, string]>(
-        `SELECT p.*, f.body FROM pages p JOIN pages_fts f ON f.rowid = p.id
+        `SELECT p.id, p.path, p.title, p.size, p.revision, p.changed_at, p.author, f.body
+         FROM pages p JOIN pages_fts f ON f.rowid = p.id
          WHERE p.wiki_id = ? AND p.path = ?`,
       )
       .get(wikiId, path);
@@ -116,7 +120,7 @@ export class PageIndex {
   list(wikiId: number, prefix = ""): PageRecord[] {
     return this.db
       .query<PageRow, [number, string, string]>(
-        `SELECT * FROM pages WHERE wiki_id = ? AND (? = '' OR substr(path, 1, length(?)) = ?3)
+        `SELECT ${PAGE_COLUMNS} FROM pages WHERE wiki_id = ? AND (? = '' OR substr(path, 1, length(?)) = ?3)
          ORDER BY path`,
       )
       .all(wikiId, prefix, prefix)
@@ -157,7 +161,7 @@ export class PageIndex {
     if (paths.length === 0) return new Map();
     const rows = this.db
       .query<PageRow, [number, string]>(
-        "SELECT * FROM pages WHERE wiki_id = ? AND path IN (SELECT value FROM json_each(?))",
+        `SELECT ${PAGE_COLUMNS} FROM pages WHERE wiki_id = ? AND path IN (SELECT value FROM json_each(?))`,
       )
       .all(wikiId, JSON.stringify(paths));
     return new Map(rows.map((row) => [row.path, rowToPage(row)]));
@@ -299,8 +303,8 @@ export class PageIndex {
     const match = `wiki : "${ftsWikiToken(wikiId)}" AND {path title headings body} : (${expression})`;
     const depth = Math.max(limit, RERANK_DEPTH);
     // CROSS JOIN keeps FTS5 as the outer loop. Only rank columns are read here: a column such as
-    // the body would be produced for every match before the sort, not just for the top `limit`
-    // (pages.headings is small, and needed for the boost).
+    // the body, or the headings, would be produced for every match before the sort, not just for
+    // the top `depth`; the headings of those are read afterwards, one row each.
     const ranked = this.db
       .query<
         {
@@ -309,20 +313,30 @@ export class PageIndex {
           title: string;
           revision: string;
           size: number;
-          headings: string;
           score: number;
         },
         [string, number, number]
       >(
-        `SELECT p.id, p.path, p.title, p.revision, p.size, p.headings, ${BM25_RANK} AS score
+        `SELECT p.id, p.path, p.title, p.revision, p.size, ${BM25_RANK} AS score
          FROM pages_fts CROSS JOIN pages p ON p.id = pages_fts.rowid
          WHERE pages_fts MATCH ? AND p.wiki_id = ? ORDER BY score LIMIT ?`,
       )
       .all(match, wikiId, depth);
     const matcher = excerptMatcher(query);
+    const headingsOf = this.db.query<{ headings: string }, [number]>(
+      "SELECT headings FROM pages WHERE id = ?",
+    );
     const reranked = ranked
       // bm25() is lower for better matches; hits carry it negated, higher is better.
-      .map((row) => ({ row, score: boostedScore(-row.score, matcher, row.title, row.headings) }))
+      .map((row) => ({
+        row,
+        score: boostedScore(
+          -row.score,
+          matcher,
+          row.title,
+          matcher === null ? "" : (headingsOf.get(row.id)?.headings ?? ""),
+        ),
+      }))
       .sort((a, b) => b.score - a.score)
       .slice(0, limit);
     const head = this.db.query<{ head: string }, [number, number]>(

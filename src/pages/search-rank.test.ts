@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { headingsText, MAX_HEADINGS_CHARS } from "./markdown.ts";
 import { excerptMatcher } from "./search-excerpt.ts";
 import { parseSearchQuery } from "./search-query.ts";
 import { boostedScore, nameMatch } from "./search-rank.ts";
@@ -43,5 +44,24 @@ describe("the boosted score", () => {
 
   test("no words to match (an empty query): the BM25 score as it is", () => {
     expect(boostedScore(2, null, "Results", "Results")).toBe(2);
+  });
+});
+
+describe("a page of hostile headings", () => {
+  test("the index keeps whole headings up to the cap, not 50,000 of them", () => {
+    const page = Array.from({ length: 50_000 }, (_, index) => `## Results number ${index}`).join(
+      "\n",
+    );
+    const kept = headingsText(page);
+    expect(kept.length).toBeLessThanOrEqual(MAX_HEADINGS_CHARS);
+    expect(kept.length).toBeGreaterThan(MAX_HEADINGS_CHARS - 40);
+    expect(kept.split("\n").at(-1)).toMatch(/^Results number \d+$/);
+  });
+
+  test("re-ranking reads no heading past the cap, even from an index written before it", () => {
+    const filler = Array.from({ length: 2_000 }, () => "Setup notes").join("\n");
+    expect(filler.length).toBeGreaterThan(MAX_HEADINGS_CHARS);
+    expect(boostedScore(1, matcher("Results"), "Title", `Results\n${filler}`)).toBeGreaterThan(1);
+    expect(boostedScore(1, matcher("Results"), "Title", `${filler}\nResults`)).toBe(1);
   });
 });

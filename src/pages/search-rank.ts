@@ -2,6 +2,7 @@
  * How full-text hits are ordered: BM25 over pages_fts with its columns weighted, then a boost
  * for a title or heading made of the query's words. Pure functions; page-index.ts runs them.
  */
+import { MAX_HEADINGS_CHARS } from "./markdown.ts";
 import type { ExcerptMatcher } from "./search-excerpt.ts";
 
 /**
@@ -71,7 +72,8 @@ export function boostedScore(
 ): number {
   if (matcher === null) return bm25Score;
   let section = 0;
-  for (const heading of headings.split("\n")) {
+  // An index written before the cap (markdown.ts) may hold more: read no more than it allows.
+  for (const heading of headings.slice(0, MAX_HEADINGS_CHARS).split("\n")) {
     if (heading !== title) section = Math.max(section, nameMatch(matcher, heading));
   }
   return bm25Score * (1 + TITLE_BOOST * nameMatch(matcher, title) + SECTION_BOOST * section);
