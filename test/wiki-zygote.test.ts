@@ -12,6 +12,7 @@ import { repoDir } from "../src/wikis/wiki-paths.ts";
 import {
   addUser,
   makeDataDir,
+  PROJECT_DIR,
   runAdmin,
   startTestServer,
   type TestServer,
@@ -261,6 +262,48 @@ describe("recovery", () => {
     expect(readFileSync(join(t.dataDir, "run", "zygote.pid"), "utf8").trim()).toBe(
       String(newZygote),
     );
+  });
+});
+
+describe("a damaged warm cache", () => {
+  test("a cache file of the right version but the wrong shape neither stops the zygote nor stays", async () => {
+    expect((await view("alpha")).status).toBe(200);
+    const cache = join(t.dataDir, "run", "warm-cache");
+    // What a crashed or compromised child could leave: Python and werkzeug versions right,
+    // entries wrong (the zygote used to die unpacking them, at every restart).
+    const written = Bun.spawnSync(
+      [
+        join(PROJECT_DIR, ".venv", "bin", "python"),
+        "-c",
+        [
+          "import marshal, sys, werkzeug",
+          "from importlib.metadata import version",
+          "v = getattr(werkzeug, '__version__', '') or version('werkzeug')",
+          "marshal.dump(((sys.version, v), [1], [2], [3]), open(sys.argv[1], 'wb'))",
+        ].join("\n"),
+        cache,
+      ],
+      { stderr: "pipe" },
+    );
+    expect(written.stderr.toString()).toBe("");
+    const before = [pidOf("alpha"), pidOf("beta")];
+    const zygote = parentOf(before[0] ?? 0);
+    process.kill(zygote, "SIGKILL");
+    await until(() => !alive(zygote));
+    for (const slug of ["alpha", "beta"]) {
+      const response = await view(slug);
+      expect(response.status).toBe(200);
+      expect(await response.text()).toContain(`Welcome to <strong>Wiki ${slug}</strong>`);
+    }
+    expect(parentOf(pidOf("alpha"))).not.toBe(zygote);
+    const stored = Bun.spawnSync([
+      join(PROJECT_DIR, ".venv", "bin", "python"),
+      "-c",
+      "import marshal, sys\ntry:\n    d = marshal.load(open(sys.argv[1], 'rb'))\n    print(type(d[1]).__name__)\nexcept OSError:\n    print('gone')",
+      cache,
+    ]);
+    // Removed, or already written again by a child in the shape flush() writes.
+    expect(["gone", "list"]).toContain(stored.stdout.toString().trim());
   });
 });
 

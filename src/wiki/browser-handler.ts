@@ -160,8 +160,7 @@ export function createBrowserHandler(deps: BrowserHandlerDeps) {
       }
       // Ask the apex first: the visitor may be signed in there already.
       if (navigation) {
-        // A member comes back within a few redirects; a stranger to a private wiki starts nothing.
-        if (wiki.isPublic) deps.pool.prewarm?.(wiki);
+        // A stranger to a private wiki starts no process: only a public wiki is prewarmed, below.
         return bounceThroughApex(deps, wiki, returnPath, {
           login: false,
           extraCookies: visitor.cookies,

@@ -156,20 +156,33 @@ export class OtterwikiProcess {
 
   /** SIGTERM (gunicorn's graceful stop), SIGKILL to the whole group if that takes too long. */
   async stop(): Promise<void> {
-    if (!this.hasExited) {
-      signalGroup(this.child.pid, "SIGTERM");
-      const stopped = await Promise.race([
-        this.child.exited.then(() => true),
-        Bun.sleep(STOP_GRACE).then(() => false),
-      ]);
-      if (!stopped) signalGroup(this.child.pid, "SIGKILL");
-      await this.child.exited;
-    }
-    // A worker orphaned by a killed master would keep serving the unlinked socket.
-    signalGroup(this.child.pid, "SIGKILL");
-    rmSync(this.socket, { force: true });
-    rmSync(pidFileOf(this.socket), { force: true });
+    await stopProcessGroup(this.child.pid, this.hasExited, this.child.exited, this.socket);
   }
+}
+
+/**
+ * Stops one wiki's process group: SIGTERM lets the request in progress finish, SIGKILL follows
+ * after STOP_GRACE; then SIGKILL to the group regardless, since a worker orphaned by a killed
+ * master, or a git helper, would keep serving or running. Its socket and pid file go with it.
+ */
+export async function stopProcessGroup(
+  pid: number,
+  hasExited: boolean,
+  exited: Promise<unknown>,
+  socket: string,
+): Promise<void> {
+  if (!hasExited) {
+    signalGroup(pid, "SIGTERM");
+    const stopped = await Promise.race([
+      exited.then(() => true),
+      Bun.sleep(STOP_GRACE).then(() => false),
+    ]);
+    if (!stopped) signalGroup(pid, "SIGKILL");
+    await exited;
+  }
+  signalGroup(pid, "SIGKILL");
+  rmSync(socket, { force: true });
+  rmSync(pidFileOf(socket), { force: true });
 }
 
 export function pidFileOf(socket: string): string {

@@ -111,6 +111,23 @@ describe("the process pool", () => {
     expect(started.length).toBe(1);
   });
 
+  test("prewarm on a full pool starts nothing and stops nobody: a stranger's redirects cannot churn it", async () => {
+    const { pool: p, started } = pool({ max: 2 });
+    (await p.acquire(wiki(1))).release();
+    (await p.acquire(wiki(2))).release();
+    for (let index = 3; index < 20; index++) p.prewarm(wiki(index));
+    await Bun.sleep(20);
+    expect(started.length).toBe(2);
+    expect(started.every((process) => process.stopped !== true)).toBe(true);
+    expect(
+      p
+        .snapshot()
+        .processes.map((entry) => entry.wiki)
+        .sort(),
+    ).toEqual(["wiki-1", "wiki-2"]);
+    await p.close();
+  });
+
   test("at most `max` live: the least recently used idle process is stopped for a new one", async () => {
     const { pool: p, started } = pool({ max: 2 });
     (await p.acquire(wiki(1))).release();

@@ -95,7 +95,7 @@ interface Failures {
 }
 
 /** A process that served this long before dying starts a fresh backoff sequence. */
-const STABLE_AFTER = 60 * SECOND;
+export const STABLE_AFTER = 60 * SECOND;
 const MAX_BACKOFF = 30 * SECOND;
 /** A request waits out a backoff this short instead of getting a 503. */
 const MAX_WAIT_IN_REQUEST = 2 * SECOND;
@@ -156,7 +156,9 @@ export class OtterwikiPool {
    * visitor is on a redirect through the apex): its start then overlaps the redirects.
    */
   prewarm(wiki: Wiki): void {
-    if (this.closed || this.entries.has(wiki.id)) return;
+    // A full pool would evict (or queue behind) other wikis' processes for a visitor who may
+    // never come back: a stranger's redirects must not churn the pool without holding a socket.
+    if (this.closed || this.entries.has(wiki.id) || this.entries.size >= this.options.max) return;
     this.acquire(wiki).then(
       (lease) => lease.release(),
       () => undefined,

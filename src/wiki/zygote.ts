@@ -30,8 +30,9 @@ import {
   pidFileOf,
   readLogTail,
   signalGroup,
+  stopProcessGroup,
 } from "./otterwiki-process.ts";
-import type { RunningOtterwiki } from "./process-pool.ts";
+import { backoffDelay, type RunningOtterwiki, STABLE_AFTER } from "./process-pool.ts";
 
 export interface ZygoteOptions {
   /** `<VENV_DIR>/bin/python`. */
@@ -48,8 +49,6 @@ export const ZYGOTE_TITLE = "wikibot-otterwiki-zygote";
 export const ZYGOTE_PID_FILE = "zygote.pid";
 const START_TIMEOUT = 30 * SECOND;
 const STOP_GRACE = 6 * SECOND;
-/** A zygote that lived this long before dying is restarted at once; else after a backoff. */
-const STABLE_AFTER = 60 * SECOND;
 /** Room each child's title overwrites (`wikibot-otterwiki unix:<socket>`; sockets ≤ 107 bytes). */
 const TITLE_ROOM = ".".repeat(160);
 
@@ -93,19 +92,7 @@ class ZygoteChild implements RunningOtterwiki {
 
   /** SIGTERM (finishes the request in progress), SIGKILL to its group if that takes too long. */
   async stop(): Promise<void> {
-    if (this.exitCode === null) {
-      signalGroup(this.pid, "SIGTERM");
-      const stopped = await Promise.race([
-        this.exited.then(() => true),
-        Bun.sleep(STOP_GRACE).then(() => false),
-      ]);
-      if (!stopped) signalGroup(this.pid, "SIGKILL");
-      await this.exited;
-    }
-    // Its git helpers share its process group; none may outlive it.
-    signalGroup(this.pid, "SIGKILL");
-    rmSync(this.socket, { force: true });
-    rmSync(pidFileOf(this.socket), { force: true });
+    await stopProcessGroup(this.pid, this.exitCode !== null, this.exited, this.socket);
   }
 }
 
@@ -140,7 +127,7 @@ interface Running {
   startedAt: number;
   children: Map<number, ZygoteChild>;
   /** Forks asked for and not yet reported, by socket. */
-  forking: Map<string, (pid: number | null) => void>;
+  forking: Map<string, (child: ZygoteChild | null) => void>;
   /** A child's "ready" may overtake the zygote's "spawned" for it. */
   readyEarly: Set<number>;
 }
@@ -156,10 +143,6 @@ export class Zygote {
   constructor(private readonly options: ZygoteOptions) {
     this.logFile = join(options.runDir, "zygote.log");
     this.pidFile = join(options.runDir, ZYGOTE_PID_FILE);
-  }
-
-  get pid(): number | null {
-    return this.running?.process.pid ?? null;
   }
 
   /** For /health: whether a wiki started now would only wait for its own fork. */
@@ -204,7 +187,9 @@ export class Zygote {
     const envFile = join(launch.stateDir, "launch-env.json");
     writeFileSync(`${envFile}.tmp`, JSON.stringify(launch.env), { mode: 0o600 });
     renameSync(`${envFile}.tmp`, envFile);
-    const pid = await new Promise<number | null>((resolve) => {
+    // Resolved with the child object itself: its "exit" may arrive in the same read as its
+    // "spawned" and remove it from `children` before this continues.
+    const child = await new Promise<ZygoteChild | null>((resolve) => {
       running.forking.set(launch.socket, resolve);
       this.send(running, {
         op: "spawn",
@@ -215,13 +200,13 @@ export class Zygote {
         templateCache: join(this.options.runDir, "templates"),
       });
     });
-    if (pid === null) {
+    if (child === null) {
+      rmSync(envFile, { force: true });
       throw new OtterwikiStartError(
         "the zygote could not fork (or ended first)",
         readLogTail(this.logFile),
       );
     }
-    const child = running.children.get(pid) ?? new ZygoteChild(pid, launch.socket);
     const timeout = Bun.sleep(START_TIMEOUT).then(() => "timeout" as const);
     const outcome = await Promise.race([child.ready, timeout]);
     if (outcome === true) {
@@ -230,6 +215,8 @@ export class Zygote {
       return child;
     }
     await child.stop();
+    // A child that died before reading it leaves the wiki's secret in it.
+    rmSync(envFile, { force: true });
     throw new OtterwikiStartError(
       outcome === "timeout"
         ? `Otterwiki was not ready after ${START_TIMEOUT / SECOND} s`
@@ -347,7 +334,7 @@ export class Zygote {
       // Written as the fork is known, so killNow() and the next start's reaping can find it.
       writeFileSync(pidFileOf(event.socket), `${event.pid}\n`, { mode: 0o600 });
       if (running.readyEarly.delete(event.pid)) child.markReady();
-      running.forking.get(event.socket)?.(event.pid);
+      running.forking.get(event.socket)?.(child);
       running.forking.delete(event.socket);
     } else if (event.event === "spawn-failed") {
       running.forking.get(event.socket)?.(null);
@@ -376,7 +363,7 @@ export class Zygote {
     if (this.closed) return;
     const lived = Date.now() - running.startedAt;
     this.failures = lived >= STABLE_AFTER ? 1 : this.failures + 1;
-    const delay = this.failures <= 1 ? 0 : Math.min(30 * SECOND, 500 * 2 ** (this.failures - 2));
+    const delay = backoffDelay(this.failures);
     this.options.logger.warn("the Otterwiki zygote exited; starting it again", {
       code,
       restart_in_ms: delay,

@@ -39,10 +39,17 @@ _recording = False
 _compile_pattern = re.compile
 
 
-def _version():
-    import werkzeug
+_version_cache = None
 
-    return (sys.version, getattr(werkzeug, "__version__", "") or _werkzeug_version())
+
+def _version():
+    # importlib.metadata costs ~3 ms a call, and this runs on every load and flush.
+    global _version_cache
+    if _version_cache is None:
+        import werkzeug
+
+        _version_cache = (sys.version, getattr(werkzeug, "__version__", "") or _werkzeug_version())
+    return _version_cache
 
 
 def _werkzeug_version():
@@ -88,6 +95,11 @@ def install(path):
     """In the zygote, before anything is imported: children record each re.compile."""
     global _path
     _path = path
+    # Temporary files of children killed while writing (no child runs yet at the zygote's start).
+    folder = os.path.dirname(path)
+    for name in os.listdir(folder):
+        if name.startswith(".warm-cache-"):
+            _remove(os.path.join(folder, name))
     re.compile = _recording_compile
     sys.meta_path.insert(0, _PreloadedFinder)
 
@@ -158,7 +170,15 @@ def refresh():
     stored = _load()
     if stored is None:
         return
-    patterns, builders, modules = stored
+    try:
+        _take_in(*stored)
+    except Exception:
+        # Whatever is wrong with it, a bad file must not stop the zygote, nor stay to stop the
+        # next one: it is only a speed-up, and children write it again.
+        _remove(_path)
+
+
+def _take_in(patterns, builders, modules):
     for name in modules:
         if name not in _modules:
             _modules.add(name)
@@ -190,7 +210,44 @@ def _load():
         return None
     if not isinstance(data, tuple) or len(data) != 4 or data[0] != _version():
         return None
+    if not _well_formed(data[1], data[2], data[3]):
+        _remove(_path)
+        return None
     return data[1], data[2], data[3]
+
+
+def _well_formed(patterns, builders, modules):
+    """The shapes flush() writes, checked before anything is compiled or imported from them."""
+    return (
+        isinstance(patterns, list)
+        and all(
+            isinstance(entry, tuple)
+            and len(entry) == 2
+            and isinstance(entry[0], (str, bytes))
+            and isinstance(entry[1], int)
+            for entry in patterns
+        )
+        and isinstance(builders, list)
+        and all(
+            isinstance(entry, tuple)
+            and len(entry) == 2
+            and isinstance(entry[1], tuple)
+            and len(entry[1]) == 3
+            and isinstance(entry[1][0], types.CodeType)
+            and isinstance(entry[1][1], (tuple, type(None)))
+            and isinstance(entry[1][2], str)
+            for entry in builders
+        )
+        and isinstance(modules, list)
+        and all(isinstance(name, str) for name in modules)
+    )
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def flush():
@@ -213,6 +270,7 @@ def flush():
             builders.setdefault(key, entry)
         modules.update(stored[2])
     data = (_version(), sorted(patterns, key=repr), list(builders.items()), sorted(modules))
+    tmp_path = None
     try:
         fd, tmp_path = tempfile.mkstemp(dir=os.path.dirname(_path), prefix=".warm-cache-")
         with os.fdopen(fd, "wb") as handle:
@@ -220,4 +278,5 @@ def flush():
         os.replace(tmp_path, _path)
     except (OSError, ValueError):
         # Only a speed-up: a full disk or an unmarshallable entry costs the next child time.
-        pass
+        if tmp_path is not None:
+            _remove(tmp_path)
