@@ -12,6 +12,7 @@
 import { createInflate, inflateSync } from "node:zlib";
 import type { BunFile } from "bun";
 import { MAX_PAGE_BYTES } from "../pages/page-rules.ts";
+import { parseEntryHeader, readSizeVarint } from "../repo/pack-format.ts";
 import { MAX_PACKET_LENGTH } from "./pkt-line.ts";
 
 export interface PackScanOptions {
@@ -58,8 +59,6 @@ const OBJECT_KINDS: readonly (ObjectKind | null)[] = [
   "ofs-delta",
   "ref-delta",
 ];
-/** A ref-delta names its base by object id: SHA-1, the only format our repositories use. */
-const BASE_ID_BYTES = 20;
 /** Declared sizes up to this are inflated in one synchronous call (well under a millisecond). */
 const SYNC_INFLATE_MAX_BYTES = 256 * 1024;
 const READ_BYTES = 1024 * 1024;
@@ -222,28 +221,10 @@ async function readEntryHeader(reader: SpoolReader): Promise<EntryHeader> {
     if (first === undefined) return { kind: "unreadable", reason: "the pack ends early" };
     const object = OBJECT_KINDS[(first >> 4) & 7] ?? null;
     if (object === null) return { kind: "unreadable", reason: "an unknown object type" };
-    let size = first & 15;
-    let offset = 1;
-    let byte = first;
-    let shift = 4;
-    while (byte & 0x80 && offset < bytes.byteLength) {
-      byte = bytes[offset++] ?? 0;
-      // Past 2^53 the exact value no longer matters: it is over any limit.
-      if (byte & 0x7f) size = Math.min(size + (byte & 0x7f) * 2 ** shift, Number.MAX_SAFE_INTEGER);
-      shift += 7;
-    }
-    let complete = !(byte & 0x80);
-    if (complete && object === "ofs-delta") {
-      byte = 0x80;
-      while (byte & 0x80 && offset < bytes.byteLength) byte = bytes[offset++] ?? 0;
-      complete = !(byte & 0x80);
-    } else if (complete && object === "ref-delta") {
-      offset += BASE_ID_BYTES;
-      complete = offset <= bytes.byteLength;
-    }
-    if (complete) {
-      reader.skip(offset);
-      return { kind: "entry", object, size };
+    const header = parseEntryHeader(bytes, 0);
+    if (header !== null) {
+      reader.skip(header.next);
+      return { kind: "entry", object, size: header.size };
     }
     if (bytes.byteLength < want) return { kind: "unreadable", reason: "the pack ends early" };
   }
@@ -367,19 +348,6 @@ async function inflateStreaming(reader: SpoolReader, size: number): Promise<Infl
   }
   reader.skip(inflater.bytesWritten);
   return { kind: "inflated", head: Buffer.concat(head) };
-}
-
-/** A delta header size: 7 bits per byte, least significant first (patch-delta.c). */
-function readSizeVarint(bytes: Uint8Array, start: number): { value: number; next: number } | null {
-  let value = 0;
-  let shift = 0;
-  for (let offset = start; offset < bytes.byteLength; offset++) {
-    const byte = bytes[offset] ?? 0;
-    if (byte & 0x7f) value = Math.min(value + (byte & 0x7f) * 2 ** shift, Number.MAX_SAFE_INTEGER);
-    shift += 7;
-    if (!(byte & 0x80)) return { value, next: offset + 1 };
-  }
-  return null;
 }
 
 /** Reads a file forward through a bounded buffer. */

@@ -17,6 +17,7 @@ import {
   type TreeEntry,
 } from "./object-reader.ts";
 import { readBlobsWithin, resolveCommit } from "./objects.ts";
+import { readHead } from "./repository.ts";
 
 export interface GitReadsOptions {
   /** false: every lookup on the git CLI (the bench's reference, and an off switch). */
@@ -90,7 +91,8 @@ export class GitReads {
     return this.attempt(
       repoDir,
       async (reader) => {
-        let oid = revision === "HEAD" ? await reader.head() : revision.toLowerCase();
+        let oid = revision === "HEAD" ? readHead(repoDir) : revision.toLowerCase();
+        if (oid === null) throw new InProcessReadError("HEAD: no commit yet");
         for (let depth = 0; depth < MAX_PEEL; depth++) {
           const object = await this.structure(reader, oid);
           if (object.type === "commit") return oid;

@@ -5,20 +5,15 @@
  * disk) is refused by its size, never inflated.
  */
 import { constants, inflateSync } from "node:zlib";
+import { OFS_DELTA, parseEntryHeader, REF_DELTA, readSizeVarint } from "./pack-format.ts";
 
 const IDX_MAGIC = 0xff744f63;
 const OID_BYTES = 20;
-const OFS_DELTA = 6;
-const REF_DELTA = 7;
 /**
  * Compressed bytes inflated to find a header: a deflate block's code tables come before its
  * first byte of output, and a header is at most ~30 bytes; each input byte yields ≤ 1,032 out.
  */
 const PREFIX_STEPS = [256, 4096] as const;
-
-function hexToBytes(oid: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(oid, "hex"));
-}
 
 /** The offset of `oid` in the pack a version-2 `.idx` describes, or null when it is not there. */
 export function packOffset(idx: Uint8Array, oid: string): number | null {
@@ -26,7 +21,7 @@ export function packOffset(idx: Uint8Array, oid: string): number | null {
   if (idx.byteLength < 8 + 256 * 4 || view.getUint32(0) !== IDX_MAGIC || view.getUint32(4) !== 2) {
     throw new Error("not a version-2 pack index");
   }
-  const want = hexToBytes(oid);
+  const want = Buffer.from(oid, "hex");
   const first = want[0] ?? 0;
   const fanout = (byte: number) => (byte < 0 ? 0 : view.getUint32(8 + byte * 4));
   const count = fanout(255);
@@ -53,20 +48,10 @@ export function packOffset(idx: Uint8Array, oid: string): number | null {
   return null;
 }
 
-/** Little-endian base-128 numbers, as in a delta's header (source size, then target size). */
+/** A delta's target size: its header holds the source size, then the target size. */
 function deltaTargetSize(delta: Uint8Array): number | null {
-  let at = 0;
-  let value = 0;
-  for (let number = 0; number < 2; number++) {
-    value = 0;
-    for (let shift = 0; ; shift += 7) {
-      const byte = delta[at++];
-      if (byte === undefined || shift > 49) return null;
-      value += (byte & 0x7f) * 2 ** shift;
-      if ((byte & 0x80) === 0) break;
-    }
-  }
-  return value;
+  const source = readSizeVarint(delta, 0);
+  return source === null ? null : (readSizeVarint(delta, source.next)?.value ?? null);
 }
 
 /** Inflates only as much of `stream` as `parse` needs; null when even the longest prefix won't do. */
@@ -89,24 +74,11 @@ function fromPrefix<T>(stream: Uint8Array, parse: (head: Uint8Array) => T | null
  * it rebuilds), or null when the entry cannot be read.
  */
 export function packedSize(pack: Uint8Array, offset: number): number | null {
-  let at = offset;
-  let byte = pack[at++];
-  if (byte === undefined) return null;
-  const type = (byte >> 4) & 7;
-  let size = byte & 0x0f;
-  for (let shift = 4; byte !== undefined && (byte & 0x80) !== 0; shift += 7) {
-    byte = pack[at++];
-    if (byte === undefined || shift > 49) return null;
-    size += (byte & 0x7f) * 2 ** shift;
-  }
-  if (type !== OFS_DELTA && type !== REF_DELTA) return size;
-  if (type === REF_DELTA) at += OID_BYTES;
-  else {
-    while ((pack[at] ?? 0) & 0x80) at++;
-    at++;
-  }
-  if (at >= pack.byteLength) return null;
-  return fromPrefix(pack.subarray(at), deltaTargetSize);
+  const header = parseEntryHeader(pack, offset);
+  if (header === null) return null;
+  if (header.type !== OFS_DELTA && header.type !== REF_DELTA) return header.size;
+  if (header.next >= pack.byteLength) return null;
+  return fromPrefix(pack.subarray(header.next), deltaTargetSize);
 }
 
 /** `{type, size}` from the start of a loose object file ("<type> <size>\0…", deflated). */

@@ -10,7 +10,7 @@
 import type { Stats } from "node:fs";
 import { lstat, open, readdir, readFile, readlink, stat } from "node:fs/promises";
 import { join, normalize, relative, sep } from "node:path";
-import { readObject, resolveRef } from "isomorphic-git";
+import { readObject } from "isomorphic-git";
 import { looseHeader, packedSize, packOffset } from "./object-peek.ts";
 
 export class InProcessReadError extends Error {
@@ -150,15 +150,6 @@ export class RepositoryReader {
     this.indexedObjects = 0;
     this.deltaCacheBytes = 0;
     this.readsSinceMeasure = 0;
-  }
-
-  /** The commit HEAD names. */
-  async head(): Promise<string> {
-    try {
-      return await resolveRef({ fs: this.fs, gitdir: this.gitDir, ref: "HEAD" });
-    } catch (error) {
-      throw new InProcessReadError(`HEAD: ${String(error)}`);
-    }
   }
 
   /**
