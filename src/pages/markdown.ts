@@ -16,6 +16,11 @@ export interface Heading {
 const HEADING = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$/;
 const FENCE = /^ {0,3}(`{3,}|~{3,})/;
 
+/** Whether `line` has the form of an ATX heading (whether it sits in a fence is not checked). */
+export function isHeadingLine(line: string): boolean {
+  return HEADING.test(line);
+}
+
 /** Splits text into lines the way line numbers count them: a final newline ends the last line. */
 export function splitLines(text: string): string[] {
   if (text.length === 0) return [];

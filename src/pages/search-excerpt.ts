@@ -7,7 +7,7 @@
  * Nothing is added to the page's text (no match marks, no ellipses), so an agent can quote what
  * it reads here in edit_note.
  */
-import { headingPathAt, scanHeadings, splitLines } from "./markdown.ts";
+import { headingPathAt, isHeadingLine, scanHeadings, splitLines } from "./markdown.ts";
 import type { SearchQuery } from "./search-query.ts";
 
 /** The head of a page scanned for matches; a match further down is not located. */
@@ -21,8 +21,6 @@ const SNIPPET_BEFORE_CHARS = 60;
 const SNIPPET_AFTER_CHARS = 140;
 /** How an ATX heading line starts (markdown.ts); other lines need no parsing to rule them out. */
 const MAYBE_HEADING = /^ {0,3}#/;
-/** A line that may be an ATX heading (markdown.ts's HEADING, fences aside). */
-const HEADING_LINE = /^ {0,3}#{1,6}(?:[ \t]|$)/;
 
 export interface MatchingLine {
   /** 1-based. */
@@ -53,7 +51,7 @@ export interface ExcerptMatcher {
   stems: string[];
 }
 
-const WORD_CHAR = "[\\p{L}\\p{N}\\p{M}\\p{Co}]";
+export const WORD_CHAR = "[\\p{L}\\p{N}\\p{M}\\p{Co}]";
 
 function escapeRegExp(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&");
@@ -126,12 +124,20 @@ function lineText(text: string, complete: boolean, candidate: Candidate): Matchi
   };
 }
 
-/** Adds the terms (indexes into matcher.stems) that the matched `word` starts with. */
-function addTerms(seen: Set<number>, matcher: ExcerptMatcher, word: string): void {
+/**
+ * Adds the terms (indexes into matcher.stems) that the matched `word` starts with; whether it
+ * starts with any.
+ */
+export function addTerms(seen: Set<number>, matcher: ExcerptMatcher, word: string): boolean {
   const found = word.toLowerCase();
+  let any = false;
   for (const [index, stem] of matcher.stems.entries()) {
-    if (found.startsWith(stem)) seen.add(index);
+    if (found.startsWith(stem)) {
+      seen.add(index);
+      any = true;
+    }
   }
+  return any;
 }
 
 /**
@@ -185,7 +191,7 @@ function headingCandidates(text: string, matcher: ExcerptMatcher): Candidate[] {
     const lineText = text.slice(lineStart, lineEnd);
     const seen = new Set<number>();
     let at = -1;
-    if (HEADING_LINE.test(lineText)) {
+    if (isHeadingLine(lineText)) {
       for (const match of lineText.matchAll(matcher.pattern)) {
         if (at === -1) at = lineStart + match.index;
         addTerms(seen, matcher, match[0]);

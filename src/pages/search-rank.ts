@@ -3,7 +3,7 @@
  * for a title or heading made of the query's words. Pure functions; page-index.ts runs them.
  */
 import { MAX_HEADINGS_CHARS } from "./markdown.ts";
-import type { ExcerptMatcher } from "./search-excerpt.ts";
+import { addTerms, type ExcerptMatcher, WORD_CHAR } from "./search-excerpt.ts";
 
 /**
  * bm25() weights of pages_fts's columns (wiki, path, title, headings, body): a word in the
@@ -33,7 +33,7 @@ export const RERANK_DEPTH = 50;
 const TITLE_BOOST = 1;
 const SECTION_BOOST = 0.5;
 
-const WORD = /[\p{L}\p{N}\p{M}\p{Co}]+/gu;
+const WORD = new RegExp(`${WORD_CHAR}+`, "gu");
 
 /**
  * How well `name` (a title or heading) names the query: (its words that are query words ÷ its
@@ -47,16 +47,7 @@ export function nameMatch(matcher: ExcerptMatcher, name: string): number {
   if (words.length === 0) return 0;
   const found = new Set<number>();
   let matching = 0;
-  for (const word of words) {
-    let hit = false;
-    for (const [index, stem] of matcher.stems.entries()) {
-      if (word.startsWith(stem)) {
-        found.add(index);
-        hit = true;
-      }
-    }
-    if (hit) matching++;
-  }
+  for (const word of words) if (addTerms(found, matcher, word)) matching++;
   return (matching / words.length) * (found.size / matcher.stems.length);
 }
 
