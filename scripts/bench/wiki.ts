@@ -16,6 +16,7 @@ import { completeSignIn } from "../../src/auth/session/sign-in.ts";
 import type { WikiLauncher } from "../../src/config/config.ts";
 import { COMMITTER, openStores } from "../../src/stores.ts";
 import { ANONYMOUS_EMAIL } from "../../src/wiki/identity.ts";
+import { ZYGOTE_PID_FILE } from "../../src/wiki/zygote.ts";
 import { createWiki } from "../../src/wikis/wiki-service.ts";
 import { type ServerProcess, spawnServer } from "../../test/support/server-process.ts";
 import { figure, type SectionFigures, summaryTable, table } from "./report.ts";
@@ -83,11 +84,11 @@ function otterwikiPids(runDir: string): number[] {
   const pids: number[] = [];
   for (const name of readdirSync(runDir)) {
     // Only Otterwiki's: the server keeps pid files of its own here too.
-    if (!/^ow-\d+\.sock\.pid$/.test(name) && name !== "zygote.pid") continue;
+    if (!/^ow-\d+\.sock\.pid$/.test(name) && name !== ZYGOTE_PID_FILE) continue;
     const pid = Number(readFileSync(join(runDir, name), "utf8").trim());
     if (!Number.isInteger(pid) || pid <= 1) continue;
     pids.push(pid);
-    if (name === "zygote.pid") continue;
+    if (name === ZYGOTE_PID_FILE) continue;
     for (const child of childrenOf(pid)) {
       try {
         if (readFileSync(`/proc/${child}/cmdline`, "utf8").includes("unix:")) pids.push(child);

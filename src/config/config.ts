@@ -144,25 +144,11 @@ function readPublicUrl(raw: string): URL {
 export function readConfig(env: Env): Config {
   const rawUrl = env.PUBLIC_URL;
   const publicUrl = readPublicUrl(rawUrl && rawUrl !== "" ? rawUrl : "http://localhost:8080");
-  const logLevel = LOG_LEVELS.find(
-    (level) => level === (env.LOG_LEVEL ?? "info").trim().toLowerCase(),
-  );
-  if (logLevel === undefined) {
-    throw new ConfigError(
-      `LOG_LEVEL="${env.LOG_LEVEL}" is not valid: expected one of ${LOG_LEVELS.join(", ")}`,
-    );
-  }
+  const logLevel = readChoice(env, "LOG_LEVEL", LOG_LEVELS, "info");
   const dataDir = env.DATA_DIR && env.DATA_DIR !== "" ? env.DATA_DIR : "./data";
   const maxPackBytes = readInteger(env, "GIT_MAX_PACK_BYTES", 100 * MIB, 1024, 10 * 1024 * MIB);
   const allowLoopbackHttp = readBoolean(env, "ATPROTO_ALLOW_LOOPBACK_HTTP");
-  const wikiLauncher = WIKI_LAUNCHERS.find(
-    (launcher) => launcher === (env.WIKI_LAUNCHER || "zygote").trim().toLowerCase(),
-  );
-  if (wikiLauncher === undefined) {
-    throw new ConfigError(
-      `WIKI_LAUNCHER="${env.WIKI_LAUNCHER}" is not valid: expected one of ${WIKI_LAUNCHERS.join(", ")}`,
-    );
-  }
+  const wikiLauncher = readChoice(env, "WIKI_LAUNCHER", WIKI_LAUNCHERS, "zygote");
   return Object.freeze({
     port: readInteger(env, "PORT", 8080, 0, 65535),
     publicUrl,
@@ -302,6 +288,23 @@ function readServiceUrl(env: Env, name: string): URL | null {
     throw new ConfigError(`${name}="${raw}" is not valid: expected an http(s) URL`);
   }
   return url;
+}
+
+/** One of `choices`, in any case; unset or empty is `fallback`. */
+function readChoice<T extends string>(
+  env: Env,
+  name: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
+  const raw = (env[name] || fallback).trim().toLowerCase();
+  const chosen = choices.find((choice) => choice === raw);
+  if (chosen === undefined) {
+    throw new ConfigError(
+      `${name}="${env[name]}" is not valid: expected one of ${choices.join(", ")}`,
+    );
+  }
+  return chosen;
 }
 
 function readBoolean(env: Env, name: string): boolean {

@@ -217,22 +217,32 @@ export function reapStaleProcesses(runDir: string): number {
     if (!name.endsWith(".sock.pid")) continue;
     const pidFile = join(runDir, name);
     const socket = pidFile.slice(0, -".pid".length);
-    const pid = Number(readFileSync(pidFile, "utf8").trim());
-    if (Number.isInteger(pid) && pid > 1) {
-      let commandLine = "";
-      try {
-        commandLine = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      } catch {
-        // Not running any more.
-      }
-      if (commandLine.includes(`unix:${socket}`)) {
-        signalGroup(pid, "SIGKILL");
-        reaped += 1;
-      }
-    }
-    rmSync(pidFile, { force: true });
+    if (reapIfStill(pidFile, (argv) => argv.join("\0").includes(`unix:${socket}`))) reaped += 1;
     rmSync(socket, { force: true });
   }
+  return reaped;
+}
+
+/**
+ * SIGKILLs the process group of the pid in `pidFile` when that pid's command line still passes
+ * `isOurs` (a recycled pid is never hit), then removes the file; whether it signalled.
+ */
+export function reapIfStill(pidFile: string, isOurs: (argv: string[]) => boolean): boolean {
+  const pid = Number(readFileSync(pidFile, "utf8").trim());
+  let reaped = false;
+  if (Number.isInteger(pid) && pid > 1) {
+    let argv: string[] = [];
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    } catch {
+      // Not running any more.
+    }
+    if (isOurs(argv)) {
+      signalGroup(pid, "SIGKILL");
+      reaped = true;
+    }
+  }
+  rmSync(pidFile, { force: true });
   return reaped;
 }
 

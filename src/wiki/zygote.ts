@@ -11,15 +11,7 @@
  * reported ended, and it is started again. Closing its stdin (the server exiting, even killed)
  * makes it end every child and exit.
  */
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../lib/log.ts";
 import { SECOND } from "../lib/time.ts";
@@ -29,6 +21,7 @@ import {
   OtterwikiStartError,
   pidFileOf,
   readLogTail,
+  reapIfStill,
   signalGroup,
   stopProcessGroup,
 } from "./otterwiki-process.ts";
@@ -412,20 +405,5 @@ function parseEvent(line: string): ZygoteEvent | null {
 export function reapStaleZygote(runDir: string): boolean {
   const pidFile = join(runDir, ZYGOTE_PID_FILE);
   if (!existsSync(pidFile)) return false;
-  const pid = Number(readFileSync(pidFile, "utf8").trim());
-  let reaped = false;
-  if (Number.isInteger(pid) && pid > 1) {
-    let argv: string[] = [];
-    try {
-      argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-    } catch {
-      // Not running any more.
-    }
-    if (argv[0] === ZYGOTE_TITLE && argv[1] === runDir) {
-      signalGroup(pid, "SIGKILL");
-      reaped = true;
-    }
-  }
-  rmSync(pidFile, { force: true });
-  return reaped;
+  return reapIfStill(pidFile, (argv) => argv[0] === ZYGOTE_TITLE && argv[1] === runDir);
 }
