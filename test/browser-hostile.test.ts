@@ -175,7 +175,7 @@ describe("behind the proxy, the wiki's own process trusts no header either", () 
     });
   }
 
-  test("gunicorn takes no SCRIPT_NAME from a header, and blocked views stay blocked", async () => {
+  test("the wiki's process takes no SCRIPT_NAME from a header, and blocked views stay blocked", async () => {
     const moved = await direct("/x/-/admin/repository_management", {
       headers: { SCRIPT_NAME: "/x" },
     });
