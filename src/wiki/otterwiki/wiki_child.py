@@ -91,6 +91,16 @@ class _UnixWSGIServer(WSGIServer):
 
 
 _busy = False
+# gunicorn's worker timeout (30 s by default, which the old launcher kept): a request running
+# longer ends this process, as gunicorn's master would kill its worker, so one slow view cannot
+# hold the wiki's only worker for ever; the server starts a new one on the next request.
+REQUEST_TIME_LIMIT = 30
+
+
+def _on_alarm(signum, frame):
+    sys.stderr.write(f"request took over {REQUEST_TIME_LIMIT} s; ending this process\n")
+    sys.stderr.flush()
+    os._exit(1)
 
 
 def _on_term(signum, frame):
@@ -113,11 +123,14 @@ def _serve(server):
             # ECONNABORTED and the like: that peer is gone, the socket still listens.
             continue
         _busy = True
+        signal.signal(signal.SIGALRM, _on_alarm)
+        signal.alarm(REQUEST_TIME_LIMIT)
         try:
             server.finish_request(connection, address)
         except Exception:
             traceback.print_exc()
         finally:
+            signal.alarm(0)
             server.shutdown_request(connection)
         try:
             # After the answer is out: what this process compiled for its first pages, for the
