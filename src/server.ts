@@ -149,7 +149,9 @@ export async function startServer(
       // Counts only: /health is public, and the slugs of live wikis would name private ones.
       wiki_processes: poolCounts(pool.snapshot()),
       wiki_launcher:
-        zygote === null ? { kind: "gunicorn" } : { kind: "zygote", state: zygote.state() },
+        zygote === null
+          ? { kind: "gunicorn" }
+          : { kind: "zygote", state: zygote.state(), spare: zygote.spareState() },
       repo_maintenance: pages.maintenance.status(),
       search: searchHealth(semanticSearch),
       disk: disk.health(),

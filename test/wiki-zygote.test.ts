@@ -329,6 +329,107 @@ describe("settings", () => {
   });
 });
 
+describe("spares", () => {
+  async function spareState(): Promise<string> {
+    const health: unknown = await (await fetch(`${t.origin}/health`)).json();
+    const launcher = Reflect.get(Object(health), "wiki_launcher");
+    return String(Reflect.get(Object(launcher), "spare"));
+  }
+
+  function liveSpares(): number[] {
+    const runDir = join(t.dataDir, "run");
+    return readdirSync("/proc")
+      .filter((entry) => /^\d+$/.test(entry))
+      .map(Number)
+      .filter((pid) => {
+        try {
+          const argv = commandLine(pid);
+          return alive(pid) && argv[0] === "wikibot-otterwiki-spare" && argv[1]?.startsWith(runDir);
+        } catch {
+          return false;
+        }
+      });
+  }
+
+  /** The zygote's spare, once /health says it is ready (and it is, not one just killed). */
+  async function readySpare(): Promise<number> {
+    for (let tries = 0; tries < 2400; tries++) {
+      const spares = liveSpares();
+      if ((await spareState()) === "ready" && spares.length === 1) return spares[0] ?? 0;
+      await Bun.sleep(25);
+    }
+    throw new Error(`no spare became ready: ${await spareState()}, ${liveSpares().length} alive`);
+  }
+
+  async function addWiki(slug: string) {
+    await t.adminJson(
+      "create-wiki",
+      "--slug",
+      slug,
+      "--owner",
+      "olive",
+      "--public",
+      "--name",
+      `Wiki ${slug}`,
+    );
+  }
+
+  test("a ready spare becomes the next wiki's process, and another takes its place", async () => {
+    await addWiki("gamma");
+    const spare = await readySpare();
+    const html = await (await view("gamma")).text();
+    expect(html).toContain("Welcome to <strong>Wiki gamma</strong>");
+    expect(pidOf("gamma")).toBe(spare);
+    expect(commandLine(spare)).toEqual(["wikibot-otterwiki", `unix:${socketOf("gamma")}`]);
+    const next = await readySpare();
+    expect(next).not.toBe(spare);
+    expect(parentOf(next)).toBe(parentOf(spare));
+  });
+
+  test("a killed spare is replaced and never reported as a wiki's process", async () => {
+    await addWiki("delta");
+    const spare = await readySpare();
+    const live = t.server.wikiProcesses().processes.length;
+    process.kill(spare, "SIGKILL");
+    await until(() => !alive(spare));
+    const next = await readySpare();
+    expect(next).not.toBe(spare);
+    expect(t.server.wikiProcesses().processes.length).toBe(live);
+    expect((await view("delta")).status).toBe(200);
+    expect(pidOf("delta")).toBe(next);
+  });
+
+  test("a wiki a spare could not become gets a process of its own, which imports Otterwiki", async () => {
+    await addWiki("epsilon");
+    // No commit on its branch: a fresh import starts it with Otterwiki's own first page, which
+    // a spare refuses to do (wikibot_wsgi.reconfigure).
+    const repo = repoDir(t.dataDir, "epsilon");
+    const unborn = Bun.spawnSync(["git", "update-ref", "-d", "refs/heads/main"], { cwd: repo });
+    expect(unborn.exitCode).toBe(0);
+    const spare = await readySpare();
+    const first = await view("epsilon");
+    await first.arrayBuffer();
+    expect(first.status).toBeGreaterThanOrEqual(500);
+    expect(alive(spare)).toBe(false);
+    const zygoteLog = readFileSync(join(t.dataDir, "run", "zygote.log"), "utf8");
+    expect(zygoteLog).toContain(`could not become ${socketOf("epsilon")}'s process`);
+    let again = await view("epsilon");
+    for (let tries = 0; tries < 200 && again.status !== 200; tries++) {
+      await again.arrayBuffer();
+      await Bun.sleep(100);
+      again = await view("epsilon");
+    }
+    expect(again.status).toBe(200);
+    await again.arrayBuffer();
+    expect(pidOf("epsilon")).not.toBe(spare);
+    // Another wiki still gets the spare.
+    await addWiki("zeta");
+    const ready = await readySpare();
+    expect((await view("zeta")).status).toBe(200);
+    expect(pidOf("zeta")).toBe(ready);
+  });
+});
+
 describe("shutdown", () => {
   test("stopping the server ends every child, the zygote and their sockets", async () => {
     expect((await view("alpha")).status).toBe(200);
@@ -377,14 +478,17 @@ describe("a server killed outright", () => {
     );
     await admin("create-wiki", "--slug", "gamma", "--owner", "kim", "--public");
     const first = await spawnServer({ dataDir, env: { WIKI_LAUNCHER: "zygote" } });
-    expect(first.healthy).toBe(true);
-    const page = await fetch(`http://gamma.localhost:${first.port}/`);
-    expect(page.status).toBe(200);
-    await page.arrayBuffer();
-    const before = otterwikisOf(runDir);
-    expect(before.length).toBe(2); // the zygote and gamma's process
-    first.child.kill("SIGKILL");
-    await first.child.exited;
+    try {
+      expect(first.healthy).toBe(true);
+      const page = await fetch(`http://gamma.localhost:${first.port}/`);
+      expect(page.status).toBe(200);
+      await page.arrayBuffer();
+      // The zygote, gamma's process and the next spare (started once gamma has answered).
+      await until(() => otterwikisOf(runDir).length === 3);
+    } finally {
+      first.child.kill("SIGKILL");
+      await first.child.exited;
+    }
     // The zygote reads EOF on its control pipe and ends its children, then itself.
     await until(() => otterwikisOf(runDir).length === 0);
     expect(readdirSync(runDir).filter((name) => name.endsWith(".pid")).length).toBeGreaterThan(0);

@@ -1,7 +1,9 @@
 /**
  * The browser wiki against the real server (`bun src/main.ts` as a child process), once per
  * launcher (WIKI_LAUNCHER zygote and gunicorn) in the same run: the first view of cold wikis
- * through the proxy (the wiki's process started by that request, the server already up); the
+ * through the proxy (the wiki's process started by that request, the server already up), each
+ * after a second of quiet as a visitor to a quiet wiki meets it, then a burst of cold wikis back
+ * to back (the zygote's spare is then replaced while the next wiki waits); the
  * Otterwiki memory (PSS, zygote included) with 1, 4 and 16 live wikis; page views through our
  * proxy next to the same request sent straight to the wiki's socket, interleaved in one run so
  * drift hits both.
@@ -26,14 +28,18 @@ const LAUNCHERS: readonly WikiLauncher[] = ["zygote", "gunicorn"];
 /** Live-wiki counts at which the memory is read. */
 const MEMORY_AT = [1, 4, 16];
 const PAGE = "Field Notes";
+/** Quiet before each cold view: the server idle, as between visits to different quiet wikis. */
+const COLD_IDLE_MS = 1000;
 
 export interface LauncherResult {
   launcher: WikiLauncher;
   rows: Summary[];
   ratioP50: number;
   ratioP99: number;
-  /** First view of each cold wiki through the proxy, in order. */
+  /** First view of each cold wiki through the proxy, each after COLD_IDLE_MS, in order. */
   coldFirstViewMs: number[];
+  /** First views of cold wikis requested back to back, after the ones above. */
+  burstFirstViewMs: number[];
   /** Otterwiki PSS/RSS in total (zygote, or masters + workers) with `live` wikis live. */
   memory: { live: number; pssMiB: number; rssMiB: number }[];
   serverRssMiB: number;
@@ -76,9 +82,9 @@ function childrenOf(pid: number): number[] {
 const MIB_IN_KIB = 1024;
 
 /**
- * Every Otterwiki process of the server: the zygote (run/zygote.pid) and each wiki's process
- * (run/ow-*.sock.pid), with a gunicorn master's worker (its child carrying the same `unix:`
- * title); git helpers are left out for both launchers alike.
+ * Every Otterwiki process of the server: the zygote (run/zygote.pid) with its spare, and each
+ * wiki's process (run/ow-*.sock.pid) with a gunicorn master's worker (its child carrying the
+ * same `unix:` title); git helpers are left out for both launchers alike.
  */
 function otterwikiPids(runDir: string): number[] {
   const pids: number[] = [];
@@ -88,10 +94,13 @@ function otterwikiPids(runDir: string): number[] {
     const pid = Number(readFileSync(join(runDir, name), "utf8").trim());
     if (!Number.isInteger(pid) || pid <= 1) continue;
     pids.push(pid);
-    if (name === ZYGOTE_PID_FILE) continue;
+    // The zygote's wiki children have pid files of their own; its spare has none.
+    const title = name === ZYGOTE_PID_FILE ? "wikibot-otterwiki-spare\0" : "unix:";
     for (const child of childrenOf(pid)) {
       try {
-        if (readFileSync(`/proc/${child}/cmdline`, "utf8").includes("unix:")) pids.push(child);
+        const cmdline = readFileSync(`/proc/${child}/cmdline`, "utf8");
+        if (name === ZYGOTE_PID_FILE ? cmdline.startsWith(title) : cmdline.includes(title))
+          pids.push(child);
       } catch {
         // Gone while we looked.
       }
@@ -118,6 +127,7 @@ async function benchLauncher(launcher: WikiLauncher, quick: boolean): Promise<La
   const runDir = join(dataDir, "run");
   const stores = openStores(dataDir);
   const coldStarts = quick ? 4 : 20;
+  const burst = quick ? 3 : 6;
   const memoryAt = MEMORY_AT.filter((live) => live <= coldStarts);
   let server: ServerProcess["child"] | null = null;
   try {
@@ -130,7 +140,7 @@ async function benchLauncher(launcher: WikiLauncher, quick: boolean): Promise<La
     const port = 20000 + Math.floor(Math.random() * 20000);
     const publicUrl = new URL(`http://localhost:${port}`);
     const wikis = [];
-    for (let index = 1; index <= coldStarts; index++) {
+    for (let index = 1; index <= coldStarts + burst; index++) {
       const { wiki } = await createWiki(
         { ...stores, dataDir, publicUrl, committer: COMMITTER },
         { slug: `wiki-${index}`, ownerUsername: owner.username, isPublic: true, tier: "free" },
@@ -151,7 +161,7 @@ async function benchLauncher(launcher: WikiLauncher, quick: boolean): Promise<La
         PUBLIC_URL: publicUrl.origin,
         LOG_LEVEL: "error",
         WIKI_LAUNCHER: launcher,
-        WIKI_PROCESSES_MAX: String(coldStarts),
+        WIKI_PROCESSES_MAX: String(coldStarts + burst),
       },
     });
     server = spawned.child;
@@ -165,18 +175,38 @@ async function benchLauncher(launcher: WikiLauncher, quick: boolean): Promise<La
     }
     const pageUrl = (slug: string) => `http://${slug}.localhost:${port}/${encodeURI(PAGE)}`;
 
-    const coldFirstViewMs: number[] = [];
-    const memory: LauncherResult["memory"] = [];
-    for (const wiki of wikis) {
+    const firstView = async (slug: string) => {
       const started = performance.now();
-      const response = await fetch(pageUrl(wiki.slug));
+      const response = await fetch(pageUrl(slug));
       await response.arrayBuffer();
       if (response.status !== 200)
-        throw new Error(`${wiki.slug}: first view answered ${response.status}`);
-      coldFirstViewMs.push(performance.now() - started);
-      if (memoryAt.includes(coldFirstViewMs.length))
+        throw new Error(`${slug}: first view answered ${response.status}`);
+      return performance.now() - started;
+    };
+    const coldFirstViewMs: number[] = [];
+    const memory: LauncherResult["memory"] = [];
+    // With the zygote, memory is read once the next spare is ready, so every reading counts it
+    // (like the zygote itself) and the per-wiki figure is the wikis' own.
+    const spareSettled = async () => {
+      for (let poll = 0; launcher === "zygote" && poll < 200; poll++) {
+        const health = JSON.stringify(
+          await (await fetch(`http://127.0.0.1:${port}/health`)).json(),
+        );
+        if (health.includes('"spare":"ready"')) return;
+        await Bun.sleep(25);
+      }
+    };
+    for (const wiki of wikis.slice(0, coldStarts)) {
+      await Bun.sleep(COLD_IDLE_MS);
+      coldFirstViewMs.push(await firstView(wiki.slug));
+      if (memoryAt.includes(coldFirstViewMs.length)) {
+        await spareSettled();
         memory.push(otterwikiMemory(runDir, coldFirstViewMs.length));
+      }
     }
+    await Bun.sleep(COLD_IDLE_MS);
+    const burstFirstViewMs: number[] = [];
+    for (const wiki of wikis.slice(coldStarts)) burstFirstViewMs.push(await firstView(wiki.slug));
 
     // A signed-in editor, made exactly as the login does, with the wiki host's own session.
     const sessions = new SessionService(new SessionStore(stores.db));
@@ -252,6 +282,7 @@ async function benchLauncher(launcher: WikiLauncher, quick: boolean): Promise<La
       ratioP50: (proxiedSummary?.p50 ?? 0) / (directSummary?.p50 ?? 1),
       ratioP99: (proxiedSummary?.p99 ?? 0) / (directSummary?.p99 ?? 1),
       coldFirstViewMs,
+      burstFirstViewMs,
       memory,
       serverRssMiB: procField(server.pid, "status", "VmRSS") / MIB_IN_KIB,
     };
@@ -304,7 +335,7 @@ export function wikiReport(result: WikiBenchResult): SectionFigures {
       const label = at === 0.5 ? "p50" : "p99";
       figures.push(
         figure(
-          `${entry.launcher}: first view of a cold wiki through the proxy, ${label} of ${entry.coldFirstViewMs.length}`,
+          `${entry.launcher}: first view of a cold wiki through the proxy (after ${COLD_IDLE_MS / 1000} s quiet), ${label} of ${entry.coldFirstViewMs.length}`,
           sortedPercentile(entry.coldFirstViewMs, at),
           "ms",
           {
@@ -320,6 +351,22 @@ export function wikiReport(result: WikiBenchResult): SectionFigures {
         ),
       );
     }
+    figures.push(
+      figure(
+        `${entry.launcher}: first views of ${entry.burstFirstViewMs.length} cold wikis back to back, p50`,
+        sortedPercentile(entry.burstFirstViewMs, 0.5),
+        "ms",
+        {
+          reference:
+            reference === undefined
+              ? undefined
+              : {
+                  name: "gunicorn: the same, p50",
+                  value: sortedPercentile(reference.burstFirstViewMs, 0.5),
+                },
+        },
+      ),
+    );
     for (const row of memoryPerWiki(entry.memory)) {
       if (row.live === 1)
         figures.push(
@@ -359,7 +406,7 @@ export function wikiReport(result: WikiBenchResult): SectionFigures {
     ],
     notes: result.launchers.map(
       (entry) =>
-        `${entry.launcher}: first views ${entry.coldFirstViewMs.map((ms) => ms.toFixed(0)).join(", ")} ms; server RSS ${entry.serverRssMiB.toFixed(1)} MiB; proxy ÷ straight p50 ${entry.ratioP50.toFixed(2)}×, p99 ${entry.ratioP99.toFixed(2)}×`,
+        `${entry.launcher}: first views ${entry.coldFirstViewMs.map((ms) => ms.toFixed(0)).join(", ")} ms, then back to back ${entry.burstFirstViewMs.map((ms) => ms.toFixed(0)).join(", ")} ms; server RSS ${entry.serverRssMiB.toFixed(1)} MiB; proxy ÷ straight p50 ${entry.ratioP50.toFixed(2)}×, p99 ${entry.ratioP99.toFixed(2)}×`,
     ),
   };
 }

@@ -50,7 +50,12 @@ type ZygoteEvent =
   | { event: "spawn-failed"; socket: string }
   | { event: "spawned"; socket: string; pid: number }
   | { event: "ready"; pid: number }
-  | { event: "exit"; pid: number; code: number };
+  | { event: "exit"; pid: number; code: number }
+  | { event: "spare"; state: SpareState };
+
+/** Whether a wiki started now finds a spare ready to become its process (zygote.py). */
+export type SpareState = "starting" | "ready" | "none";
+const SPARE_STATES: readonly SpareState[] = ["starting", "ready", "none"];
 
 class ZygoteChild implements RunningOtterwiki {
   private resolveExit: (code: number) => void = () => {};
@@ -123,6 +128,7 @@ interface Running {
   forking: Map<string, (child: ZygoteChild | null) => void>;
   /** A child's "ready" may overtake the zygote's "spawned" for it. */
   readyEarly: Set<number>;
+  spare: SpareState;
 }
 
 export class Zygote {
@@ -142,6 +148,11 @@ export class Zygote {
   state(): "starting" | "ready" | "down" {
     if (this.running === null) return "down";
     return this.running.isReady ? "ready" : "starting";
+  }
+
+  /** For /health: whether a wiki started now would find a spare ready to become its process. */
+  spareState(): SpareState {
+    return this.running?.spare ?? "none";
   }
 
   /** Starts the zygote now (e.g. at server start), so the first wiki does not wait for it. */
@@ -272,6 +283,7 @@ export class Zygote {
       children: new Map(),
       forking: new Map(),
       readyEarly: new Set(),
+      spare: "none",
     };
     running.ready.catch(() => undefined);
     this.running = running;
@@ -339,6 +351,8 @@ export class Zygote {
     } else if (event.event === "exit") {
       running.children.get(event.pid)?.markExited(event.code);
       running.children.delete(event.pid);
+    } else if (event.event === "spare") {
+      running.spare = event.state;
     }
   }
 
@@ -379,6 +393,10 @@ function parseEvent(line: string): ZygoteEvent | null {
   }
   if (typeof value !== "object" || value === null) return null;
   const event = Reflect.get(value, "event");
+  if (event === "spare") {
+    const state = SPARE_STATES.find((known) => known === Reflect.get(value, "state"));
+    return state === undefined ? null : { event, state };
+  }
   if (event === "spawn-failed") {
     const socket = Reflect.get(value, "socket");
     return typeof socket === "string" ? { event, socket } : null;

@@ -13,6 +13,8 @@ import ctypes
 import gc
 import json
 import os
+import select
+import shutil
 import signal
 import socket
 import socketserver
@@ -91,6 +93,9 @@ class _UnixWSGIServer(WSGIServer):
 
 
 _busy = False
+# A former spare's status pipe: "d" once its first answer is out, so the zygote starts the next
+# spare after it rather than next to it (two Python processes on a small box's cores).
+_first_answer_fd = None
 # gunicorn's worker timeout (30 s by default, which the old launcher kept): a request running
 # longer ends this process, as gunicorn's master would kill its worker, so one slow view cannot
 # hold the wiki's only worker for ever; the server starts a new one on the next request.
@@ -101,6 +106,17 @@ def _on_alarm(signum, frame):
     sys.stderr.write(f"request took over {REQUEST_TIME_LIMIT} s; ending this process\n")
     sys.stderr.flush()
     os._exit(1)
+
+
+def _first_answered():
+    global _first_answer_fd
+    if _first_answer_fd is not None:
+        fd, _first_answer_fd = _first_answer_fd, None
+        try:
+            os.write(fd, b"d")
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def _on_term(signum, frame):
@@ -132,6 +148,7 @@ def _serve(server):
         finally:
             signal.alarm(0)
             server.shutdown_request(connection)
+            _first_answered()
         try:
             # After the answer is out: what this process compiled for its first pages, for the
             # next; still "busy", so a SIGTERM waits for the file instead of cutting it.
@@ -165,20 +182,26 @@ def _open_log(path):
     os.close(fd)
 
 
-def run(request, inherited_fds):
-    """The child's whole life; it never returns into the zygote's stack."""
+def run(request, inherited_fds, spare=None):
+    """The child's whole life; it never returns into the zygote's stack.
+
+    With `spare` ({"dir", "assignment", "status"}: a folder and two pipe fds) the child is a
+    spare: it imports Otterwiki for a placeholder wiki and views a page of it, writes "r" on
+    `status`, waits on `assignment` for the spawn request of the wiki it becomes, writes "b"
+    once it has and "d" once its first answer is out (`request` is only the placeholder's: its
+    repository and template cache).
+    """
     code = 1
-    socket_path = request["socket"]
     try:
-        code = _run(request, inherited_fds)
+        code = _run(request, inherited_fds, spare)
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1
     except BaseException:
         traceback.print_exc()
     finally:
         try:
-            if os.path.exists(socket_path) and _bound:
-                os.unlink(socket_path)
+            if _bound is not None and os.path.exists(_bound):
+                os.unlink(_bound)
         except OSError:
             pass
         try:
@@ -188,13 +211,87 @@ def run(request, inherited_fds):
         os._exit(code)
 
 
-_bound = False
+_bound = None
 
 
-def _run(request, inherited_fds):
+def _placeholder_environment(request, spare_dir):
+    """What the wrapper needs to import Otterwiki for no wiki: a tiny repository of the
+    zygote's, state and settings in the spare's own folder, a secret nobody else knows."""
+    import secrets
+
+    environment = dict(os.environ)
+    environment.update(
+        {
+            "HOME": spare_dir,
+            "WIKIBOT_REPOSITORY": request["repository"],
+            "WIKIBOT_STATE_DIR": os.path.join(spare_dir, "state"),
+            "WIKIBOT_SECRET_KEY": secrets.token_urlsafe(32),
+            "WIKIBOT_COOKIE_NAME": "ow_spare",
+        }
+    )
+    return environment
+
+
+def _await_assignment(fd):
+    """The spawn request, one JSON line; None when the zygote closed the pipe (it is ending)."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return None
+        data += chunk
+    os.close(fd)
+    return json.loads(data)
+
+
+def _become(request):
+    """Everything that makes this process the wiki's, before the wrapper applies its settings."""
+    set_title(["wikibot-otterwiki", f"unix:{request['socket']}"])
+    sys.stderr.flush()
+    _open_log(request["log"])
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(_read_environment(request["envFile"]))
+
+
+def _spare(placeholder, spare):
+    """A spare's life until it is a wiki's process: Otterwiki imported for the placeholder wiki
+    and one of its pages viewed, then the wiki's spawn request awaited and taken on. Returns
+    that request, or None when the zygote ends first."""
+    global _first_answer_fd
+    spare_dir = spare["dir"]
+    set_title(["wikibot-otterwiki-spare", spare_dir])
+    os.makedirs(spare_dir, mode=0o700)
+    _open_log(os.path.join(spare_dir, "spare.log"))
+    os.chdir(spare_dir)
+    os.environ.clear()
+    os.environ.update(_placeholder_environment(placeholder, spare_dir))
+    import wikibot_wsgi
+
+    wikibot_wsgi.use_bytecode_cache(placeholder.get("templateCache"))
+    # Handed a wiki while still importing (cold wikis in a row): it waits, so no warm-up.
+    if not select.select([spare["assignment"]], [], [], 0)[0]:
+        wikibot_wsgi.warm_up()
+        # What the import and the view made stays: collections in the wiki's process then
+        # walk only what it makes itself (Python's gc docs: freeze before serving).
+        gc.collect()
+        gc.freeze()
+    os.write(spare["status"], b"r")
+    request = _await_assignment(spare["assignment"])
+    if request is None:
+        return None
+    _become(request)
+    wikibot_wsgi.reconfigure()
+    # Became the wiki's: a spare that fails before this is not used for that wiki again.
+    os.write(spare["status"], b"b")
+    _first_answer_fd = spare["status"]
+    shutil.rmtree(spare_dir, ignore_errors=True)
+    return request
+
+
+def _run(request, inherited_fds, spare):
     global _bound
     zygote = os.getppid()
-    socket_path = request["socket"]
     for fd in inherited_fds:
         os.close(fd)
     signal.set_wakeup_fd(-1)
@@ -208,27 +305,29 @@ def _run(request, inherited_fds):
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != zygote:
         return 1
-    set_title(["wikibot-otterwiki", f"unix:{socket_path}"])
     sys.stdout.flush()
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
-    sys.stderr.flush()
-    _open_log(request["log"])
-    os.chdir(request["cwd"])
-    os.environ.clear()
-    os.environ.update(_read_environment(request["envFile"]))
     gc.enable()
     warm_cache.forked()
+    if spare is None:
+        _become(request)
+        import wikibot_wsgi
 
-    import wikibot_wsgi
+        wikibot_wsgi.use_bytecode_cache(request.get("templateCache"))
+    else:
+        request = _spare(request, spare)
+        if request is None:
+            return 0
+        import wikibot_wsgi
 
-    wikibot_wsgi.use_bytecode_cache(request.get("templateCache"))
+    socket_path = request["socket"]
     try:
         os.unlink(socket_path)
     except FileNotFoundError:
         pass
     server = _UnixWSGIServer(socket_path, _Handler)
-    _bound = True
+    _bound = socket_path
     server.set_app(wikibot_wsgi.app)
     warm_cache.started()
     os.write(1, (json.dumps({"event": "ready", "pid": os.getpid()}) + "\n").encode())

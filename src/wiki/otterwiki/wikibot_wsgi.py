@@ -171,14 +171,119 @@ from otterwiki.server import app as otterwiki_app  # noqa: E402  (must follow th
 # of them from the site settings. These must hold whatever is saved there: the page-to-file
 # mapping, no git server or remotes inside the process, and no SERVER_NAME (Flask would stop
 # matching the wiki's host). Re-applied on every request because a saved form reloads them.
-_PINNED = {
-    "RETAIN_PAGE_NAME_CASE": _settings["RETAIN_PAGE_NAME_CASE"],
-    "GIT_WEB_SERVER": False,
-    "GIT_REMOTE_PUSH_ENABLED": False,
-    "GIT_REMOTE_PULL_ENABLED": False,
-    "SERVER_NAME": None,
-}
+def _pinned(settings):
+    return {
+        "RETAIN_PAGE_NAME_CASE": settings["RETAIN_PAGE_NAME_CASE"],
+        "GIT_WEB_SERVER": False,
+        "GIT_REMOTE_PUSH_ENABLED": False,
+        "GIT_REMOTE_PULL_ENABLED": False,
+        "SERVER_NAME": None,
+    }
+
+
+_PINNED = _pinned(_settings)
 otterwiki_app.config.update(_PINNED)
+
+
+def warm_up():
+    """In a spare, before it has a wiki: one page view of the placeholder wiki through this
+    wrapper, so what a first view runs once (Jinja's templates, SQLAlchemy's queries, the git
+    helpers GitPython keeps) is done before a visitor waits for it: ~40 ms of a cold wiki's
+    first page, measured. Otterwiki keeps what a view learns in its database (replaced by
+    reconfigure), not in memory; test/otterwiki-spare.test.ts renders a page both ways.
+    """
+    from werkzeug.test import Client
+
+    response = Client(app).get(
+        "/Home",
+        headers={
+            "x-otterwiki-name": "Anonymous",
+            "x-otterwiki-email": "anonymous@localhost",
+            "x-otterwiki-permissions": "READ",
+        },
+    )
+    response.close()
+
+
+def reconfigure():
+    """Makes this process, which imported Otterwiki for a placeholder wiki, the process of the
+    wiki whose WIKIBOT_* environment is now set (a spare, wiki_child.py).
+
+    `import otterwiki.server` costs a process ~100 ms, most of it building what holds no
+    settings (the Flask app, its ~80 routes, the SQLAlchemy models). What it and the modules
+    importing it derive from the settings is redone here, in its order, from the settings file
+    written as for a fresh import (otterwiki 2.x server.py; helper.py's token serializer,
+    auth.py's auth manager). Objects other modules imported by name are re-initialised in
+    place. test/otterwiki-spare.test.ts compares the result with a fresh import's.
+    """
+    global _settings, _PINNED
+    import logging
+
+    import otterwiki.auth
+    import otterwiki.helper
+    import otterwiki.repomgmt
+    import otterwiki.server as server
+    from itsdangerous import URLSafeTimedSerializer
+
+    _settings = _configure_environment()
+    app = otterwiki_app
+    app.config.from_pyfile(os.environ["OTTERWIKI_SETTINGS"])
+    clash = sorted(set(app.config) & set(os.environ))
+    if clash:
+        # Otterwiki would let these override its settings; the allowlist keeps them out.
+        _fail(f"environment variables named like settings: {', '.join(clash)}")
+    app.logger.setLevel(app.config["LOG_LEVEL"])
+    logging.getLogger("werkzeug").setLevel(app.config["LOG_LEVEL_WERKZEUG"])
+
+    # Flask-SQLAlchemy builds its engines from the config in init_app, and disposes of the old
+    # ones when it runs again (flask_sqlalchemy/extension.py); its teardown is registered once.
+    # Flask refuses setup calls after a first request (sansio/app.py _check_setup_finished),
+    # and warm_up() made one; this one changes nothing a request in flight could see.
+    del app.extensions["sqlalchemy"]
+    teardowns = list(app.teardown_appcontext_funcs)
+    served = app._got_first_request
+    app._got_first_request = False
+    try:
+        server.db.init_app(app)
+    finally:
+        app._got_first_request = served
+    app.teardown_appcontext_funcs[:] = teardowns
+
+    placeholder = server.storage.repo
+    server.storage.__init__(
+        app.config["REPOSITORY"],
+        allow_external_symlinks=app.config["GIT_ALLOW_EXTERNAL_SYMLINKS"],
+    )
+    placeholder.close()
+    if not server.storage.repo.head.is_valid():
+        # A fresh import would commit Otterwiki's own Home page; every wiki has a first commit.
+        _fail(f"{app.config['REPOSITORY']} has no commit on its branch")
+    # Its git config write is not redone: wikibot's repositories have it (src/repo/repository.ts).
+    server.githttpserver.path = app.config["REPOSITORY"]
+    otterwiki.repomgmt.initialize_repo_management(server.storage)
+
+    with app.app_context():
+        server.db.create_all()
+    server.update_app_config()
+    otterwiki.helper.mail = server.mail
+    server.app_renderer.__init__(config=app.config)
+    otterwiki.helper._serializer = URLSafeTimedSerializer(app.config["SECRET_KEY"])
+    manager = otterwiki.auth.auth_manager
+    if app.config.get("AUTH_METHOD") != "PROXY_HEADER" or not isinstance(
+        manager, otterwiki.auth.ProxyHeaderAuth
+    ):
+        _fail("AUTH_METHOD is not PROXY_HEADER")
+    manager.__init__(
+        username_header=app.config.get("AUTH_HEADERS_USERNAME"),
+        email_header=app.config.get("AUTH_HEADERS_EMAIL"),
+        roles_header=app.config.get("AUTH_HEADERS_PERMISSIONS"),
+        read_roles=app.config.get("AUTH_ROLES_READ"),
+        write_roles=app.config.get("AUTH_ROLES_WRITE"),
+        upload_roles=app.config.get("AUTH_ROLES_UPLOAD"),
+        admin_roles=app.config.get("AUTH_ROLES_ADMIN"),
+    )
+    _PINNED = _pinned(_settings)
+    app.config.update(_PINNED)
 
 
 # Endpoints no request may reach, however its path was spelled: a tenant could point the wiki
