@@ -27,21 +27,24 @@ setDefaultTimeout(180_000);
 let t: TestServer;
 let olive: SignedIn;
 
+/** A public wiki of olive's, named `Wiki <slug>`. */
+async function addWiki(slug: string) {
+  await t.adminJson(
+    "create-wiki",
+    "--slug",
+    slug,
+    "--owner",
+    "olive",
+    "--public",
+    "--name",
+    `Wiki ${slug}`,
+  );
+}
+
 beforeAll(async () => {
   t = await startTestServer({ WIKI_LAUNCHER: "zygote", WIKI_PROCESSES_MAX: "4" });
   await addUser(t, "olive");
-  for (const slug of ["alpha", "beta"]) {
-    await t.adminJson(
-      "create-wiki",
-      "--slug",
-      slug,
-      "--owner",
-      "olive",
-      "--public",
-      "--name",
-      `Wiki ${slug}`,
-    );
-  }
+  for (const slug of ["alpha", "beta"]) await addWiki(slug);
   olive = signIn(t, "olive");
 });
 afterAll(async () => {
@@ -359,19 +362,6 @@ describe("spares", () => {
       await Bun.sleep(25);
     }
     throw new Error(`no spare became ready: ${await spareState()}, ${liveSpares().length} alive`);
-  }
-
-  async function addWiki(slug: string) {
-    await t.adminJson(
-      "create-wiki",
-      "--slug",
-      slug,
-      "--owner",
-      "olive",
-      "--public",
-      "--name",
-      `Wiki ${slug}`,
-    );
   }
 
   test("a ready spare becomes the next wiki's process, and another takes its place", async () => {
