@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { launchChromium } from "./support/browser.ts";
-import { addUser, startTestServer, type TestServer } from "./support/server.ts";
+import { addPublicWiki, addUser, startTestServer, type TestServer } from "./support/server.ts";
 
 // Starts real processes (server, git, Otterwiki); the 5 s default is too short on 2 cores.
 setDefaultTimeout(120_000);
@@ -33,18 +33,7 @@ beforeAll(async () => {
     launchChromium(),
   ]);
   await addUser(t, "olive");
-  for (const slug of [...SLUGS, "fresh", "victim"]) {
-    await t.adminJson(
-      "create-wiki",
-      "--slug",
-      slug,
-      "--owner",
-      "olive",
-      "--public",
-      "--name",
-      `Wiki ${slug}`,
-    );
-  }
+  for (const slug of [...SLUGS, "fresh", "victim"]) await addPublicWiki(t, slug, "olive");
 });
 afterAll(async () => {
   await browser?.close();

@@ -10,6 +10,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } 
 import { join } from "node:path";
 import { repoDir } from "../src/wikis/wiki-paths.ts";
 import {
+  addPublicWiki,
   addUser,
   makeDataDir,
   PROJECT_DIR,
@@ -28,18 +29,7 @@ let t: TestServer;
 let olive: SignedIn;
 
 /** A public wiki of olive's, named `Wiki <slug>`. */
-async function addWiki(slug: string) {
-  await t.adminJson(
-    "create-wiki",
-    "--slug",
-    slug,
-    "--owner",
-    "olive",
-    "--public",
-    "--name",
-    `Wiki ${slug}`,
-  );
-}
+const addWiki = (slug: string) => addPublicWiki(t, slug, "olive");
 
 beforeAll(async () => {
   t = await startTestServer({ WIKI_LAUNCHER: "zygote", WIKI_PROCESSES_MAX: "4" });

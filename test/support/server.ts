@@ -142,6 +142,20 @@ export async function createUserAndWiki(
 }
 
 /** Creates a user through the admin CLI and, when `role` is given, grants it on `wiki`. */
+/** A public wiki named `Wiki <slug>`, owned by `owner`. */
+export async function addPublicWiki(t: TestServer, slug: string, owner: string): Promise<void> {
+  await t.adminJson(
+    "create-wiki",
+    "--slug",
+    slug,
+    "--owner",
+    owner,
+    "--public",
+    "--name",
+    `Wiki ${slug}`,
+  );
+}
+
 export async function addUser(
   t: TestServer,
   username: string,

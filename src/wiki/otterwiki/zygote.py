@@ -357,7 +357,6 @@ class _Zygote:
             print("zygote: no more spares; every wiki's process imports Otterwiki", file=sys.stderr)
             self.placeholder = None
             self.drop_spare(failed=False)
-            self.spare_after = None
 
     def inherited(self):
         fds = list(self.wake_fds) + list(self.becoming)
